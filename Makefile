@@ -1,0 +1,50 @@
+# Fairtask: `make run` serves the portal with a Celery worker and beat; `make test` lints and tests.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PG_VERSION = $(shell ls /etc/postgresql 2>/dev/null | head -n1)
+
+.PHONY: install run worker test lint services chromium clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	@mkdir -p var/celery-queue var/celery-processed var/mail
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Fairtask on http://127.0.0.1:8000 (Ctrl-C stops the web server, the worker and beat)"
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
+	$(VENV)/bin/celery -A workforce worker --beat --loglevel=INFO --concurrency=2 \
+	  --schedule var/celerybeat-schedule --without-mingle --without-gossip --without-heartbeat & \
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+# Start PostgreSQL and Redis when they are down, and make sure the database exists.
+services:
+	@pg_isready -q || pg_ctlcluster --skip-systemctl-redirect $(PG_VERSION) main start
+	@for i in $$(seq 1 30); do pg_isready -q && break; sleep 1; done
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	@for i in $$(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+	@psql -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'fairtask'" | grep -q 1 || createdb -U postgres fairtask
+
+# Browser tests drive Debian's Chromium; nothing downloads a browser of its own.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+lint: install services
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+	DJANGO_SETTINGS_MODULE=workforce.settings.test $(PY) manage.py makemigrations --check --dry-run
+
+test: install services chromium lint
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf var staticfiles .pytest_cache .mypy_cache .ruff_cache

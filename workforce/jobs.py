@@ -1,0 +1,35 @@
+"""Celery jobs for people: thin wrappers around services, safe to run twice."""
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils import timezone
+
+from workforce.audit import audit_chain_verify
+from workforce.models import Appeal, AppealStatus, Role, User
+
+
+@shared_task(acks_late=True, name="workforce.jobs.audit_log_verify")
+def audit_log_verify() -> dict[str, object]:
+    """Verify the audit chain and store the result where auditors see it."""
+    result = audit_chain_verify(store=True)
+    return {"events_checked": result.events_checked, "is_intact": result.is_intact}
+
+
+@shared_task(acks_late=True, name="workforce.jobs.appeals_overdue_notify")
+def appeals_overdue_notify() -> int:
+    """Email operations managers the appeals that have passed their due date."""
+    overdue = list(
+        Appeal.objects.filter(status=AppealStatus.OPEN, due_at__lt=timezone.now()).select_related("appellant")
+    )
+    if not overdue:
+        return 0
+    recipients = list(User.objects.filter(role=Role.OPERATIONS, is_active=True).values_list("email", flat=True))
+    lines = [f"- appeal #{a.pk} by {a.appellant.email}, due {a.due_at:%Y-%m-%d %H:%M} UTC" for a in overdue]
+    send_mail(
+        subject=f"Fairtask: {len(overdue)} appeal(s) overdue",
+        message="These appeals are past their due date:\n" + "\n".join(lines),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=recipients,
+    )
+    return len(overdue)
