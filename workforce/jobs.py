@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
+from workforce import services
 from workforce.audit import audit_chain_verify
 from workforce.models import Appeal, AppealStatus, Role, User
 
@@ -18,7 +19,7 @@ def audit_log_verify() -> dict[str, object]:
 
 @shared_task(acks_late=True, name="workforce.jobs.appeals_overdue_notify")
 def appeals_overdue_notify() -> int:
-    """Email operations managers the appeals that have passed their due date."""
+    """Email operations managers the appeals that have passed their due date, and audit the reminder."""
     overdue = list(
         Appeal.objects.filter(status=AppealStatus.OPEN, due_at__lt=timezone.now()).select_related("appellant")
     )
@@ -32,4 +33,5 @@ def appeals_overdue_notify() -> int:
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=recipients,
     )
+    services.appeal_overdue_notice_record(appeals=overdue, recipient_count=len(recipients))
     return len(overdue)

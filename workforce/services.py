@@ -23,6 +23,7 @@ from workforce.models import (
     HUMAN_ONLY_KINDS,
     Appeal,
     AppealStatus,
+    AuditEvent,
     ContractorProfile,
     ContractorState,
     Decision,
@@ -384,6 +385,16 @@ def appeal_answer(*, appeal: Appeal, actor: User, outcome: str, reason: str) -> 
                 data={"appeal": appeal.pk},
             )
     return appeal
+
+
+@transaction.atomic
+def appeal_overdue_notice_record(*, appeals: Sequence[Appeal], recipient_count: int) -> AuditEvent:
+    """Record that operations managers were told about overdue appeals, so the reminder is on the record."""
+    return audit_record(
+        actor=None,
+        action="appeals.overdue_notified",
+        summary={"count": len(appeals), "appeals": [appeal.pk for appeal in appeals], "recipients": recipient_count},
+    )
 
 
 @transaction.atomic

@@ -1,0 +1,99 @@
+"""Fixtures for browser tests: a headless Debian Chromium driven by Playwright against ``live_server``.
+
+``live_server`` serves the app from a thread of this process, so it needs committed rows
+(``transactional_db``), and the locmem ``mail.outbox`` it writes to is the one the test reads.
+Nothing here downloads a browser: Playwright launches the system Chromium.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from pytest_django.live_server_helper import LiveServer
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect, sync_playwright
+
+from tests.workforce.factories import SkillFactory, legal_documents, staff_user
+from workforce.models import LegalDocument, Role, Skill, User
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TIMEOUT_MS = 10_000
+PHONE_VIEWPORT: ViewportSize = {"width": 390, "height": 844}
+DESKTOP_VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
+
+# Every expect() waits at most this long: a broken page fails in seconds, not minutes.
+expect.set_options(timeout=TIMEOUT_MS)
+
+NewPage = Callable[..., Page]
+
+
+@pytest.fixture
+def browser(live_server: LiveServer, transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    """A headless Chromium for one test.
+
+    Playwright's sync API runs an asyncio loop in the test thread while it is open, and
+    Django refuses ORM calls while a loop runs there. The test's own ORM calls (fixtures,
+    the final row checks) stay synchronous and on one thread, so that check is a false
+    alarm here: it is lifted for this test only. The browser depends on the database
+    fixtures so that it closes (and the loop stops) before the database is flushed.
+    """
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, live_server: LiveServer) -> Iterator[NewPage]:
+    """Open a page in a fresh browser context: its own cookies, so each person has their own session.
+
+    Paths given to ``page.goto`` are relative to the live server.
+    """
+    contexts: list[BrowserContext] = []
+
+    def make(*, phone: bool = False) -> Page:
+        context = browser.new_context(
+            base_url=live_server.url,
+            viewport=PHONE_VIEWPORT if phone else DESKTOP_VIEWPORT,
+            is_mobile=phone,
+            has_touch=phone,
+            locale="en-GB",
+            timezone_id="Europe/Berlin",
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def onboarding_documents(transactional_db: None) -> list[LegalDocument]:
+    """The contractor agreement and the privacy notice, both current."""
+    return legal_documents()
+
+
+@pytest.fixture
+def skill(transactional_db: None) -> Skill:
+    return SkillFactory(slug="text-classification", name="Text classification")
+
+
+@pytest.fixture
+def ops_manager(transactional_db: None) -> User:
+    """An operations manager with a TOTP authenticator on ``TOTP_SECRET``."""
+    return staff_user(Role.OPERATIONS, email="olga.ops@example.com")
+
+
+@pytest.fixture
+def other_ops_manager(transactional_db: None) -> User:
+    return staff_user(Role.OPERATIONS, email="oskar.ops@example.com")
+
+
+@pytest.fixture
+def ops_manager_without_mfa(transactional_db: None) -> User:
+    return staff_user(Role.OPERATIONS, with_mfa=False, email="nina.new@example.com")
