@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	@mkdir -p var/celery-queue var/celery-processed var/mail
+	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Fairtask on http://127.0.0.1:8000 (Ctrl-C stops the web server, the worker and beat)"

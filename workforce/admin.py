@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from workforce import services
+from workforce.audit import audit_record
 from workforce.models import (
     Appeal,
     AuditChainCheck,
@@ -40,8 +41,22 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
         return False
 
 
+class AuditedAdmin(admin.ModelAdmin[Any]):
+    """Admin edits are state changes too: each save writes an audit event in the same transaction."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        changed = sorted(form.changed_data) if form is not None else []
+        audit_record(
+            actor=_staff(request),
+            action=f"admin.{'change' if change else 'add'}",
+            obj=obj,
+            summary={"fields": changed, "values": {f: str(form.cleaned_data.get(f)) for f in changed}},
+        )
+
+
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin[User]):
+class UserAdmin(AuditedAdmin):
     list_display = ("email", "role", "is_active", "is_superuser", "date_joined")
     list_filter = ("role", "is_active", "is_superuser")
     search_fields = ("email", "first_name", "last_name")
@@ -108,7 +123,7 @@ def _transition_action(action: str, label: str) -> Any:
 
 
 @admin.register(ContractorProfile)
-class ContractorProfileAdmin(admin.ModelAdmin[ContractorProfile]):
+class ContractorProfileAdmin(AuditedAdmin):
     list_display = ("__str__", "user", "state", "country", "region", "created_at")
     list_filter = ("state", "country", "skills")
     search_fields = ("display_name", "legal_name", "user__email")
@@ -163,14 +178,14 @@ class AuditChainCheckAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Skill)
-class SkillAdmin(admin.ModelAdmin[Skill]):
+class SkillAdmin(AuditedAdmin):
     list_display = ("name", "slug")
     search_fields = ("name", "slug")
     list_filter = ("name",)
 
 
 @admin.register(LegalDocument)
-class LegalDocumentAdmin(admin.ModelAdmin[LegalDocument]):
+class LegalDocumentAdmin(AuditedAdmin):
     list_display = ("kind", "version", "title", "published_at")
     list_filter = ("kind",)
     search_fields = ("title", "version")
@@ -184,7 +199,7 @@ class DocumentAcceptanceAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TaxForm)
-class TaxFormAdmin(admin.ModelAdmin[TaxForm]):
+class TaxFormAdmin(AuditedAdmin):
     list_display = ("user", "form_type", "status", "tax_id_last4", "submitted_at")
     list_filter = ("form_type", "status")
     search_fields = ("user__email",)

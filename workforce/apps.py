@@ -6,4 +6,8 @@ class WorkforceConfig(AppConfig):
     verbose_name = "Workforce"
 
     def ready(self) -> None:
-        from workforce import signals  # noqa: F401  (connects the signal receivers)
+        from django.db.models.signals import post_migrate
+
+        from workforce import signals  # (connects the signal receivers)
+
+        post_migrate.connect(signals.operations_group_sync, sender=self)

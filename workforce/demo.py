@@ -5,10 +5,12 @@ from __future__ import annotations
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from workforce import services
 from workforce.models import DocumentKind, LegalDocument, Role, Skill, User
+from workforce.signals import OPERATIONS_GROUP
 
 DEMO_PASSWORD = "fairtask-demo-2026"  # noqa: S105  (a published demo password)
 # Published in the README so the demo's two-factor logins work; never use outside a demo.
@@ -70,6 +72,10 @@ def seed_demo() -> list[str]:
         staff[email] = user
         if is_new:
             created.append(email)
+            if role == Role.OPERATIONS and not superuser:
+                user.is_staff = True
+                user.save(update_fields=["is_staff"])
+                user.groups.add(Group.objects.get(name=OPERATIONS_GROUP))
         if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
             TOTP.activate(user, DEMO_TOTP_SECRET)
     ops = staff["ops@fairtask.example"]

@@ -381,7 +381,7 @@ def appeal_answer(*, appeal: Appeal, actor: User, outcome: str, reason: str) -> 
                 profile=profile,
                 action=_REVERSIBLE[original.kind],
                 actor=actor,
-                reason=_("Your appeal was upheld: %(reason)s") % {"reason": reason},
+                reason=_("Your appeal succeeded and the decision was overturned: %(reason)s") % {"reason": reason},
                 data={"appeal": appeal.pk},
             )
     return appeal
@@ -424,7 +424,11 @@ def proposal_resolve(*, proposal: DecisionProposal, actor: User, confirm: bool, 
             reason=note,
             data={"proposal": proposal.pk, "rule": proposal.rule, **proposal.data},
         )
-        proposal.decision = Decision.objects.filter(subject_id=proposal.subject_id).order_by("-id").first()
+        # The transition's decision is the newest of this kind about the subject: we hold the
+        # subject's profile lock, so no other decision of this kind can interleave.
+        proposal.decision = (
+            Decision.objects.filter(subject_id=proposal.subject_id, kind=proposal.kind).order_by("-id").first()
+        )
     proposal.status = ProposalStatus.CONFIRMED if confirm else ProposalStatus.DISMISSED
     proposal.resolved_by = actor
     proposal.resolved_at = timezone.now()

@@ -3,6 +3,22 @@ from typing import Any
 from allauth.account.signals import email_confirmed
 from django.dispatch import receiver
 
+OPERATIONS_GROUP = "Operations managers"
+
+
+def operations_group_sync(sender: Any, **kwargs: Any) -> None:
+    """Operations managers use the admin: their group may view and change people records.
+
+    Add and delete stay off: people are created by signing up and never deleted, and
+    decisions and the audit log are written only by services.
+    """
+    from django.contrib.auth.models import Group, Permission
+
+    group, _created = Group.objects.get_or_create(name=OPERATIONS_GROUP)
+    group.permissions.set(
+        Permission.objects.filter(content_type__app_label="workforce", codename__regex=r"^(view|change)_")
+    )
+
 
 @receiver(email_confirmed)
 def start_onboarding_on_email_confirmed(sender: Any, request: Any, email_address: Any, **kwargs: Any) -> None:

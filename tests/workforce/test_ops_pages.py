@@ -120,3 +120,30 @@ def test_decisions_and_the_audit_log_cannot_be_edited_in_the_admin(login):
     decision.refresh_from_db()
     assert decision.reason != "Rewritten"
     assert client.get(reverse("admin:workforce_auditevent_delete", args=[1])).status_code == 403
+
+
+def test_an_edit_in_the_admin_writes_an_audit_event(login):
+    from tests.workforce.factories import staff_user
+    from workforce.models import AuditEvent, Skill
+
+    admin = staff_user(is_superuser=True, is_staff=True)
+    response = login(admin).post(reverse("admin:workforce_skill_add"), {"slug": "audio", "name": "Audio"})
+    assert response.status_code == 302
+    skill = Skill.objects.get(slug="audio")
+    event = AuditEvent.objects.get(action="admin.add", object_id=str(skill.pk))
+    assert event.actor == admin
+    assert event.summary["fields"] == ["name", "slug"]
+
+
+def test_an_operations_manager_uses_the_admin_through_the_operations_group(ops, login):
+    from django.contrib.auth.models import Group
+
+    from workforce.signals import OPERATIONS_GROUP
+
+    ops.is_staff = True
+    ops.save()
+    ops.groups.add(Group.objects.get(name=OPERATIONS_GROUP))
+    client = login(ops)
+    assert client.get(reverse("admin:workforce_contractorprofile_changelist")).status_code == 200
+    assert client.get(reverse("admin:workforce_decision_changelist")).status_code == 200
+    assert client.get(reverse("admin:workforce_skill_add")).status_code == 403
