@@ -13,6 +13,12 @@ from rest_framework.views import exception_handler as drf_exception_handler
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        if any(error.code == "wrong_state" for errors in getattr(exc, "error_dict", {}).values() for error in errors):
+            field, messages = next(iter(detail.items()))
+            return Response(
+                {"message": f"{field}: {messages[0]}", "code": "wrong_state", "extra": {"fields": detail}},
+                status=409,
+            )
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -128,3 +128,17 @@ def test_email_verification_moves_an_applicant_into_onboarding_with_an_automated
     assert decision.kind == "onboarding"
     assert decision.is_automated
     assert decision.reason
+
+
+def test_the_api_answers_409_naming_the_field_when_the_state_forbids_an_action(ops, login):
+    profile = contractor("onboarding")
+    response = login(ops).post(
+        f"/api/v1/contractors/{profile.pk}/transition/", {"action": "pause", "reason": "x"}, content_type="application/json"
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "wrong_state"
+    assert body["message"].startswith("action: ")
+    assert "not possible" in body["extra"]["fields"]["action"][0]
+    profile.refresh_from_db()
+    assert profile.state == "onboarding"
