@@ -15,7 +15,7 @@ def _fresh_rate_limits():
 
 
 def test_repeated_failed_logins_are_rate_limited(client):
-    user = UserFactory()
+    user = UserFactory.create()
     responses = [
         client.post(reverse("account_login"), {"login": user.email, "password": "wrong-password"}) for _ in range(6)
     ]
@@ -41,7 +41,7 @@ def test_signups_from_one_address_are_rate_limited(client):
 
 
 def test_password_reset_sends_a_link_by_email(client, mailoutbox):
-    user = UserFactory()
+    user = UserFactory.create()
     response = client.post(reverse("account_reset_password"), {"email": user.email})
     assert response.status_code == 302
     assert len(mailoutbox) == 1
@@ -49,7 +49,7 @@ def test_password_reset_sends_a_link_by_email(client, mailoutbox):
 
 
 def test_an_email_change_is_verified_before_it_counts(client, mailoutbox):
-    user = UserFactory()
+    user = UserFactory.create()
     client.force_login(user)
     response = client.post(reverse("account_email"), {"action_add": "", "email": "new-address@example.com"})
     assert response.status_code == 302

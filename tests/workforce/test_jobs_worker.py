@@ -18,6 +18,7 @@ from urllib.parse import quote
 import pytest
 import redis
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
 from tests.workforce.factories import contractor
@@ -64,20 +65,23 @@ def _drop_broker_connections() -> None:
 
 
 @pytest.fixture
-def broker() -> Iterator[str]:
+def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point this process's Celery app at the dedicated Redis database, emptied first."""
     client = redis.Redis.from_url(BROKER_URL)
     client.flushdb()
-    saved = {"broker_url": celery_app.conf.broker_url, "task_always_eager": celery_app.conf.task_always_eager}
-    _drop_broker_connections()
-    celery_app.conf.update(broker_url=BROKER_URL, task_always_eager=False)
-    try:
-        yield BROKER_URL
-    finally:
+    # Celery prefers a CELERY_BROKER_URL in the environment, then reads Django's settings live
+    # (CELERY_ names win over its own conf keys), so overriding both is enough once its cached
+    # connections are forgotten.
+    monkeypatch.setenv("CELERY_BROKER_URL", BROKER_URL)
+    with override_settings(CELERY_BROKER_URL=BROKER_URL, CELERY_TASK_ALWAYS_EAGER=False):
         _drop_broker_connections()
-        celery_app.conf.update(saved)
-        client.flushdb()
-        client.close()
+        assert celery_app.conf.broker_url == BROKER_URL
+        try:
+            yield BROKER_URL
+        finally:
+            _drop_broker_connections()
+            client.flushdb()
+            client.close()
 
 
 @pytest.fixture

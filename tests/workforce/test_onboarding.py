@@ -75,7 +75,7 @@ def test_a_region_outside_the_country_is_refused():
 
 def test_a_valid_profile_sets_the_jurisdiction(login):
     profile = contractor("onboarding_empty")
-    skill = SkillFactory(slug="translation")
+    skill = SkillFactory.create(slug="translation")
     response = login(profile.user).post(reverse("workforce:profile-edit"), {**PROFILE, "skills": [skill.pk]})
     assert response.status_code == 302
     profile.refresh_from_db()

@@ -29,8 +29,8 @@ def test_the_contractor_list_filters_by_state_country_skill_and_search(ops, logi
     }
     assert _names(client.get(url, {"country": "US"})) == []
     assert _names(client.get(url, {"q": "ACTIVE@"})) == ["active@example.com"]
-    SkillFactory(slug="translation")
-    active.skills.add(SkillFactory(slug="translation"))
+    SkillFactory.create(slug="translation")
+    active.skills.add(SkillFactory.create(slug="translation"))
     assert _names(client.get(url, {"skill": "translation"})) == ["active@example.com"]
 
 
