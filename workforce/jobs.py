@@ -3,21 +3,25 @@
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import OperationalError
 from django.utils import timezone
 
 from workforce import services
 from workforce.audit import audit_chain_verify
 from workforce.models import Appeal, AppealStatus, Role, User
 
+# Only a lost database connection or lock timeout is worth retrying; anything else is final.
+TRANSIENT = {"acks_late": True, "autoretry_for": (OperationalError,), "max_retries": 5, "retry_backoff": True}
 
-@shared_task(acks_late=True, name="workforce.jobs.audit_log_verify")
+
+@shared_task(name="workforce.jobs.audit_log_verify", **TRANSIENT)
 def audit_log_verify() -> dict[str, object]:
     """Verify the audit chain and store the result where auditors see it."""
     result = audit_chain_verify(store=True)
     return {"events_checked": result.events_checked, "is_intact": result.is_intact}
 
 
-@shared_task(acks_late=True, name="workforce.jobs.appeals_overdue_notify")
+@shared_task(name="workforce.jobs.appeals_overdue_notify", **TRANSIENT)
 def appeals_overdue_notify() -> int:
     """Email operations managers the appeals that have passed their due date, and audit the reminder."""
     overdue = list(
