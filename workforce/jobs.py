@@ -11,17 +11,29 @@ from workforce.audit import audit_chain_verify
 from workforce.models import Appeal, AppealStatus, Role, User
 
 # Only a lost database connection or lock timeout is worth retrying; anything else is final.
-TRANSIENT = {"acks_late": True, "autoretry_for": (OperationalError,), "max_retries": 5, "retry_backoff": True}
+TRANSIENT_ERRORS = (OperationalError,)
 
 
-@shared_task(name="workforce.jobs.audit_log_verify", **TRANSIENT)
+@shared_task(
+    name="workforce.jobs.audit_log_verify",
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    max_retries=5,
+    retry_backoff=True,
+)
 def audit_log_verify() -> dict[str, object]:
     """Verify the audit chain and store the result where auditors see it."""
     result = audit_chain_verify(store=True)
     return {"events_checked": result.events_checked, "is_intact": result.is_intact}
 
 
-@shared_task(name="workforce.jobs.appeals_overdue_notify", **TRANSIENT)
+@shared_task(
+    name="workforce.jobs.appeals_overdue_notify",
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    max_retries=5,
+    retry_backoff=True,
+)
 def appeals_overdue_notify() -> int:
     """Email operations managers the appeals that have passed their due date, and audit the reminder."""
     overdue = list(
