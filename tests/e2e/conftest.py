@@ -7,11 +7,13 @@ Nothing here downloads a browser: Playwright launches the system Chromium.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Protocol
 
 import pytest
-from pytest_django.live_server_helper import LiveServer
+from django.db import connections
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect, sync_playwright
+from pytest_django.live_server_helper import LiveServer
 
 from tests.workforce.factories import SkillFactory, legal_documents, staff_user
 from workforce.models import LegalDocument, Role, Skill, User
@@ -25,7 +27,9 @@ DESKTOP_VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 # Every expect() waits at most this long: a broken page fails in seconds, not minutes.
 expect.set_options(timeout=TIMEOUT_MS)
 
-NewPage = Callable[..., Page]
+
+class NewPage(Protocol):
+    def __call__(self, *, phone: bool = False) -> Page: ...
 
 
 @pytest.fixture
@@ -34,15 +38,19 @@ def browser(live_server: LiveServer, transactional_db: None, monkeypatch: pytest
 
     Playwright's sync API runs an asyncio loop in the test thread while it is open, and
     Django refuses ORM calls while a loop runs there. The test's own ORM calls (fixtures,
-    the final row checks) stay synchronous and on one thread, so that check is a false
-    alarm here: it is lifted for this test only. The browser depends on the database
-    fixtures so that it closes (and the loop stops) before the database is flushed.
+    the final row checks) stay synchronous and on this one thread, so that check is a
+    false alarm here and is lifted for this test only. The browser depends on the
+    database fixtures so that it closes (and the loop stops) before the database is flushed.
     """
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # While the loop runs, Django keeps this thread's connections in a separate
+        # (async-context) store, so the test's queries opened a second connection that the
+        # database teardown cannot see. Close it here, while that store is still current.
+        connections.close_all()
 
 
 @pytest.fixture
@@ -80,7 +88,7 @@ def onboarding_documents(transactional_db: None) -> list[LegalDocument]:
 
 @pytest.fixture
 def skill(transactional_db: None) -> Skill:
-    return SkillFactory(slug="text-classification", name="Text classification")
+    return SkillFactory.create(slug="text-classification", name="Text classification")
 
 
 @pytest.fixture

@@ -42,15 +42,15 @@ APPEAL_MESSAGE = "Please also record that I label German texts; my approval only
 ANSWER_REASON = "The approval stands; German is on your profile, so German projects already include you."
 
 
-def totp_code_now() -> str:
-    """The code an authenticator app would show now for the managers' shared test secret.
+def totp_code_now(secret: str = TOTP_SECRET) -> str:
+    """The code an authenticator app would show now (by default for the managers' test secret).
 
     allauth accepts only the current 30-second window (no tolerance), so near the end of a
     window wait for the next one rather than race it: at most a five-second pause.
     """
     if 30 - time.time() % 30 < 5:
         time.sleep(30 - time.time() % 30 + 0.2)
-    return format_hotp_value(hotp_value(TOTP_SECRET, int(time.time()) // 30))
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
 
 
 def sign_in(page: Page, *, email: str, password: str) -> None:
@@ -90,7 +90,7 @@ def test_a_contractor_signs_up_onboards_is_approved_appeals_and_reads_the_answer
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [CONTRACTOR_EMAIL]
-    link = re.search(r"https?://\S+/accounts/confirm-email/\S+/", message.body)
+    link = re.search(r"https?://\S+/accounts/confirm-email/\S+/", str(message.body))
     assert link, message.body
     contractor.goto(link.group(0))
     expect(contractor.get_by_role("heading", name="Confirm Email Address")).to_be_visible()
@@ -222,6 +222,7 @@ def test_a_contractor_signs_up_onboards_is_approved_appeals_and_reads_the_answer
     assert user.acceptances.count() == 2
 
     decisions = {d.kind: d for d in Decision.objects.filter(subject=user)}
+    assert Decision.objects.filter(subject=user).count() == len(decisions) == 3
     assert set(decisions) == {DecisionKind.ONBOARDING, DecisionKind.APPROVAL, DecisionKind.APPEAL}
     assert decisions[DecisionKind.ONBOARDING].is_automated
     approval = decisions[DecisionKind.APPROVAL]
@@ -242,12 +243,27 @@ def test_a_contractor_signs_up_onboards_is_approved_appeals_and_reads_the_answer
 def test_a_manager_without_an_authenticator_is_sent_to_enrol_from_any_portal_page(
     new_page: NewPage, ops_manager_without_mfa: User
 ) -> None:
+    enrol = re.compile(r"/accounts/2fa/totp/activate/$")
     page = new_page()
     sign_in(page, email=ops_manager_without_mfa.email, password=PASSWORD)
-    expect(page).to_have_url(re.compile(r"/accounts/2fa/totp/activate/$"))
+    # Straight from sign-in to enrolment, which allauth guards with a fresh password check.
+    expect(page.get_by_role("heading", name="Confirm Access")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/accounts/reauthenticate/\?next=%2Faccounts%2F2fa%2Ftotp%2Factivate%2F$"))
+    page.get_by_placeholder("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page).to_have_url(enrol)
 
     for path in ("/", "/ops/contractors/", "/ops/appeals/", "/ops/audit-log/", "/decisions/", "/onboarding/"):
         page.goto(path)
-        expect(page).to_have_url(re.compile(r"/accounts/2fa/totp/activate/$"))
+        expect(page).to_have_url(enrol)
         expect(page.get_by_role("heading", name="Activate Authenticator App")).to_be_visible()
     assert not Authenticator.objects.filter(user=ops_manager_without_mfa).exists()
+
+    # Enrolling with the secret shown on the page opens the portal.
+    secret = page.get_by_label("Authenticator secret").input_value()
+    page.get_by_label("Authenticator code").fill(totp_code_now(secret))
+    page.get_by_role("button", name="Activate").click()
+    expect(page).not_to_have_url(enrol)
+    page.goto("/ops/contractors/")
+    expect(page.get_by_role("heading", name="Contractors")).to_be_visible()
+    assert Authenticator.objects.filter(user=ops_manager_without_mfa, type=Authenticator.Type.TOTP).exists()

@@ -26,14 +26,14 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def verified_email(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:  # noqa: N805
+    def verified_email(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create:
             EmailAddress.objects.create(user=obj, email=obj.email, verified=True, primary=True)
             obj.save()
 
 
 def staff_user(role: str = Role.OPERATIONS, *, with_mfa: bool = True, **kwargs: Any) -> User:
-    user = UserFactory(role=role, **kwargs)
+    user = UserFactory.create(role=role, **kwargs)
     if with_mfa:
         TOTP.activate(user, TOTP_SECRET)
     return user
@@ -63,7 +63,7 @@ def legal_documents(version: str = "1") -> list[LegalDocument]:
 
 def contractor(state: str = "active", *, ops: User | None = None, **user_kwargs: Any) -> ContractorProfile:
     """A contractor walked through the real services up to ``state``."""
-    user = UserFactory(**user_kwargs)
+    user = UserFactory.create(**user_kwargs)
     profile = services.contractor_register(user=user)
     if state == "applied":
         return profile
@@ -80,7 +80,7 @@ def contractor(state: str = "active", *, ops: User | None = None, **user_kwargs:
         region="DE-BE",
         timezone_name="Europe/Berlin",
         languages=["en", "de"],
-        skills=[SkillFactory(slug="text-classification")],
+        skills=[SkillFactory.create(slug="text-classification")],
     )
     for document in legal_documents():
         services.document_accept(user=user, document=document, accepted=True, ip_address="203.0.113.7")
