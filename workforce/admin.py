@@ -73,6 +73,21 @@ class UserAdmin(AuditedAdmin):
     )
     readonly_fields = ("last_login", "date_joined")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The Operations managers group may change people records, but only a superuser
+        # decides who is staff, superuser or which role; otherwise a manager could promote
+        # themselves (or a contractor) to superuser.
+        if _staff(request).is_superuser:
+            return self.readonly_fields
+        return (*self.readonly_fields, "role", "is_staff", "is_superuser")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Staff accounts are managed by superusers: a manager who could change another staff
+        # member's email could reset that account's password and take it over.
+        if obj is not None and obj.needs_mfa and not _staff(request).is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # people are offboarded with a reason, never deleted
 

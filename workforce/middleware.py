@@ -2,10 +2,11 @@
 
 from collections.abc import Callable
 
-from allauth.mfa.models import Authenticator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+
+from workforce.permissions import MfaEnrolled, has_required_mfa
 
 # Paths a user without MFA may still reach: enrolment itself, signing out, email
 # confirmation, and the static files those pages need.
@@ -18,17 +19,12 @@ class RequireMfaMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        if (
-            user.is_authenticated
-            and getattr(user, "needs_mfa", False)
-            and not request.path.startswith(_ALLOWED_PREFIXES)
-            and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
-        ):
+        if user.is_authenticated and not request.path.startswith(_ALLOWED_PREFIXES) and not has_required_mfa(user):
             if request.path.startswith("/api/"):
                 return JsonResponse(
                     {
-                        "message": "Two-factor authentication is required for your role; enrol at /accounts/2fa/.",
-                        "code": "mfa_required",
+                        "message": MfaEnrolled.message,
+                        "code": MfaEnrolled.code,
                         "extra": {},
                     },
                     status=403,

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from allauth.mfa.models import Authenticator
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
+from rest_framework.permissions import BasePermission
 
 from workforce.models import Appeal, ContractorProfile, Decision, User
 
@@ -28,6 +30,27 @@ def _user(request: HttpRequest) -> User:
 
 def can_read_people(user: User) -> bool:
     return user.is_operations or user.is_auditor
+
+
+def has_required_mfa(user: Any) -> bool:
+    """False for an operations manager, auditor or superuser who has not enrolled a TOTP authenticator."""
+    if not getattr(user, "needs_mfa", False):
+        return True
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+class MfaEnrolled(BasePermission):
+    """The API's half of ``RequireMfaMiddleware`` (a default permission class in settings).
+
+    The middleware only sees users signed in by session; a client using a token is
+    authenticated later, by DRF, so without this check a token would skip the MFA rule.
+    """
+
+    message = "Two-factor authentication is required for your role; enrol at /accounts/2fa/."
+    code = "mfa_required"
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return has_required_mfa(request.user)
 
 
 def role_required(*, read: bool = False) -> Callable[[View], View]:

@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
@@ -33,6 +34,10 @@ api_patterns = [
     path("appeals/", api.AppealListApi.as_view(), name="api-appeal-list"),
     path("appeals/<int:pk>/answer/", api.AppealAnswerApi.as_view(), name="api-appeal-answer"),
 ]
+
+# The admin's own password form would sign a superuser in without the TOTP step; send
+# everyone through allauth's login instead, and refuse signed-in users who are not staff.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
     path("", include(([*portal_patterns, path("api/v1/", include(api_patterns))], "workforce"))),

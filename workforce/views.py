@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -318,7 +319,13 @@ def contractor_bulk(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("%(count)d contractors updated.") % {"count": len(done)})
     else:
         messages.error(request, _("Nothing was changed: choose an action and at least one contractor."))
-    return redirect(request.POST.get("next") or "workforce:contractor-list")
+    # ``next`` keeps the list's filters; anything pointing off the site is ignored (open redirect).
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = ""
+    return redirect(next_url or "workforce:contractor-list")
 
 
 @role_required()

@@ -1,4 +1,4 @@
-"""Who may read and change what: every workforce URL × every role, and every write × every role that may not write.
+"""Who may read and change what: each workforce URL for each role, and each write for each role that may not write.
 
 ``ACCESS`` is the access policy in one table. Every URL the resolver knows in the
 ``workforce`` namespace must have a row, so a page added without a decision about who may
@@ -16,14 +16,16 @@ from typing import Any
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.http import HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.test import Client
 from django.urls import reverse
 
-from tests.workforce.access import A_SECRETS, ROLES, Route, World, build_world, db_state, project_routes
+from tests.workforce.access import A_SECRETS, ROLES, World, build_world, db_state, project_routes
 from tests.workforce.factories import PASSWORD
-from workforce.models import ContractorState
+from workforce.models import ContractorState, Role, User
+from workforce.signals import OPERATIONS_GROUP
 
 pytestmark = pytest.mark.django_db
 
@@ -108,10 +110,10 @@ class Write:
     refused: dict[str, Expect]
 
 
-OWNER_ONLY = {"ops": 403, "auditor": 403, "superuser": 403, "anonymous": LOGIN}
-OPS_ONLY = {"contractor_a": 403, "contractor_b": 403, "auditor": 403, "anonymous": LOGIN}
-API_OWNER_ONLY = {"ops": 403, "auditor": 403, "superuser": 403, "anonymous": 403}
-API_OPS_ONLY = {"contractor_a": 403, "contractor_b": 403, "auditor": 403, "anonymous": 403}
+OWNER_ONLY: dict[str, Expect] = {"ops": 403, "auditor": 403, "superuser": 403, "anonymous": LOGIN}
+OPS_ONLY: dict[str, Expect] = {"contractor_a": 403, "contractor_b": 403, "auditor": 403, "anonymous": LOGIN}
+API_OWNER_ONLY: dict[str, Expect] = {"ops": 403, "auditor": 403, "superuser": 403, "anonymous": 403}
+API_OPS_ONLY: dict[str, Expect] = {"contractor_a": 403, "contractor_b": 403, "auditor": 403, "anonymous": 403}
 
 PROFILE_FORM = {
     "legal_name": "Ada Changed",
@@ -278,7 +280,7 @@ def test_every_write_endpoint_has_a_payload_that_every_other_role_is_refused() -
             assert write.method in ROUTES[write.url_name].api_write_methods
 
 
-# Reading: every URL × every role --------------------------------------------------------
+# Reading: every URL for every role --------------------------------------------------------
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -432,3 +434,64 @@ def test_the_admin_sign_in_form_cannot_skip_the_second_factor(world: World) -> N
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
     assert client.get(reverse("admin:index")).status_code == 302
+
+
+def _admin_user_form(user: User, **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "email": user.email,
+        "role": user.role,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "is_active": "on" if user.is_active else "",
+        "is_staff": "on" if user.is_staff else "",
+        "is_superuser": "on" if user.is_superuser else "",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v != ""}
+
+
+def _ops_in_the_admin(world: World) -> Client:
+    ops = world.users["ops"]
+    ops.is_staff = True
+    ops.save()
+    ops.groups.add(Group.objects.get(name=OPERATIONS_GROUP))
+    return world.client("ops")
+
+
+def test_an_operations_manager_in_the_admin_cannot_raise_a_contractors_privileges(world: World) -> None:
+    """The Operations managers group may change people records, but not who is staff, superuser or which role."""
+    client = _ops_in_the_admin(world)
+    user = world.users["contractor_a"]
+    url = reverse("admin:workforce_user_change", args=[user.pk])
+    assert client.get(url).status_code == 200
+
+    client.post(url, _admin_user_form(user, role=Role.OPERATIONS, is_staff="on", is_superuser="on", first_name="X"))
+
+    user.refresh_from_db()
+    assert user.first_name == "X"  # the form was saved: only the privilege fields were ignored
+    assert (user.role, user.is_staff, user.is_superuser) == (Role.CONTRACTOR, False, False)
+
+
+def test_a_superuser_can_still_grant_roles_in_the_admin(world: World) -> None:
+    user = world.users["contractor_b"]
+    url = reverse("admin:workforce_user_change", args=[user.pk])
+    response = world.client("superuser").post(url, _admin_user_form(user, role=Role.AUDITOR))
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.role == Role.AUDITOR
+
+
+@pytest.mark.parametrize("target", ["ops", "superuser", "auditor"])
+def test_an_operations_manager_in_the_admin_cannot_edit_a_staff_account_or_their_own(world: World, target: str) -> None:
+    """No self-promotion; and changing a staff account's email would let a manager reset its password."""
+    client = _ops_in_the_admin(world)
+    user = world.users[target]
+    before = (user.email, user.role, user.is_staff, user.is_superuser)
+    url = reverse("admin:workforce_user_change", args=[user.pk])
+    assert client.get(url).status_code == 200  # they may look
+
+    response = client.post(url, _admin_user_form(user, email="takeover@example.com", is_superuser="on"))
+
+    assert response.status_code == 403
+    user.refresh_from_db()
+    assert (user.email, user.role, user.is_staff, user.is_superuser) == before

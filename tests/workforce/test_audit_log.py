@@ -1,3 +1,4 @@
+import itertools
 import threading
 from collections.abc import Callable
 
@@ -23,7 +24,7 @@ def test_every_state_change_writes_a_linked_audit_event(ops):
     profile = contractor("active", ops=ops)
     events = list(AuditEvent.objects.order_by("seq"))
     assert events[0].prev_hash == GENESIS_HASH
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
         assert after.seq == before.seq + 1
     approve = AuditEvent.objects.get(action="contractor.approve")

@@ -72,7 +72,12 @@ def test_an_automated_rule_cannot_pause_or_offboard_anyone():
         services.contractor_transition(profile=profile, action="pause", actor=None, reason="Rule 7 fired.")
     with pytest.raises(ValidationError):
         services.decision_record(
-            subject=profile.user, kind="offboard", outcome="offboarded", reason="Rule", decided_by=None, is_automated=True
+            subject=profile.user,
+            kind="offboard",
+            outcome="offboarded",
+            reason="Rule",
+            decided_by=None,
+            is_automated=True,
         )
     profile.refresh_from_db()
     assert profile.state == "active"
@@ -133,7 +138,9 @@ def test_email_verification_moves_an_applicant_into_onboarding_with_an_automated
 def test_the_api_answers_409_naming_the_field_when_the_state_forbids_an_action(ops, login):
     profile = contractor("onboarding")
     response = login(ops).post(
-        f"/api/v1/contractors/{profile.pk}/transition/", {"action": "pause", "reason": "x"}, content_type="application/json"
+        f"/api/v1/contractors/{profile.pk}/transition/",
+        {"action": "pause", "reason": "x"},
+        content_type="application/json",
     )
     assert response.status_code == 409
     body = response.json()

@@ -117,7 +117,9 @@ def test_acceptance_stores_version_time_and_ip_and_a_new_version_asks_again(logi
     agreement, privacy = legal_documents()
     client = login(profile.user)
     for document in (agreement, privacy):
-        client.post(reverse("workforce:agreements"), {"document": document.pk, "accepted": "on"}, REMOTE_ADDR="198.51.100.4")
+        client.post(
+            reverse("workforce:agreements"), {"document": document.pk, "accepted": "on"}, REMOTE_ADDR="198.51.100.4"
+        )
     acceptance = DocumentAcceptance.objects.get(user=profile.user, document=agreement)
     assert acceptance.ip_address == "198.51.100.4"
     assert acceptance.accepted_at is not None
@@ -139,9 +141,7 @@ def test_an_outdated_document_version_cannot_be_accepted():
 
 def test_only_the_last_four_characters_of_a_tax_id_are_stored(login):
     profile = contractor("onboarding_empty")
-    response = login(profile.user).post(
-        reverse("workforce:tax-form"), {"form_type": "w9", "tax_id": "123-45-6789"}
-    )
+    response = login(profile.user).post(reverse("workforce:tax-form"), {"form_type": "w9", "tax_id": "123-45-6789"})
     assert response.status_code == 302
     form = TaxForm.objects.get(user=profile.user)
     assert form.tax_id_last4 == "6789"
@@ -155,7 +155,13 @@ def test_the_checklist_shows_each_step_and_waiting_for_approval_when_done(login)
     response = login(profile.user).get(reverse("workforce:onboarding"))
     assert response.status_code == 200
     states = {s.key: s.status for s in response.context["steps"]}
-    assert states == {"profile": "done", "agreements": "done", "tax": "done", "payout": "later", "qualification": "later"}
+    assert states == {
+        "profile": "done",
+        "agreements": "done",
+        "tax": "done",
+        "payout": "later",
+        "qualification": "later",
+    }
     assert response.context["is_waiting"]
     assert "waiting for approval" in response.content.decode()
 
