@@ -31,3 +31,27 @@ class RequireMfaMiddleware:
                 )
             return redirect(reverse("mfa_activate_totp"))
         return self.get_response(request)
+
+
+class UserTimezoneMiddleware:
+    """Show times in the contractor's own time zone (from their profile); staff pages stay in UTC."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from zoneinfo import ZoneInfo
+
+        from django.utils import timezone
+
+        from workforce.models import ContractorProfile
+
+        user = request.user
+        name = ""
+        if user.is_authenticated and getattr(user, "is_contractor", False):
+            name = ContractorProfile.objects.filter(user_id=user.pk).values_list("timezone", flat=True).first() or ""
+        if name:
+            timezone.activate(ZoneInfo(name))
+        else:
+            timezone.deactivate()
+        return self.get_response(request)

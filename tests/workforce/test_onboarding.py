@@ -171,3 +171,10 @@ def test_an_unfinished_checklist_is_not_waiting_for_approval(login):
     response = login(profile.user).get(reverse("workforce:onboarding"))
     assert not response.context["is_waiting"]
     assert ContractorProfile.objects.get(pk=profile.pk).state == "onboarding"
+
+
+def test_a_contractor_sees_times_in_their_own_time_zone_with_the_zone_named(login):
+    profile = contractor("onboarding")  # the factory's profile is in Europe/Berlin
+    response = login(profile.user).get(reverse("workforce:my-decisions"))
+    html = response.content.decode()
+    assert "CET" in html or "CEST" in html

@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "workforce.middleware.RequireMfaMiddleware",
+    "workforce.middleware.UserTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "workforce.urls"
