@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Any
 
 from allauth.mfa.models import Authenticator
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
@@ -60,11 +61,8 @@ def role_required(*, read: bool = False) -> Callable[[View], View]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             user = request.user
-            if not user.is_authenticated:
-                from django.contrib.auth.views import redirect_to_login
-
+            if not isinstance(user, User):
                 return redirect_to_login(request.get_full_path())
-            assert isinstance(user, User)
             if user.is_operations:
                 return view(request, *args, **kwargs)
             if read and user.is_auditor and request.method in ("GET", "HEAD"):
@@ -80,11 +78,8 @@ def contractor_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         user = request.user
-        if not user.is_authenticated:
-            from django.contrib.auth.views import redirect_to_login
-
+        if not isinstance(user, User):
             return redirect_to_login(request.get_full_path())
-        assert isinstance(user, User)
         if not user.is_contractor:
             raise PermissionDenied("This page is for contractors.")
         return view(request, *args, **kwargs)
