@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class TasksConfig(AppConfig):
     name = "tasks"
     verbose_name = "Tasks"
+
+    def ready(self) -> None:
+        from tasks.services import people  # noqa: F401  (connects the appeal receivers)

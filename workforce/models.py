@@ -211,10 +211,13 @@ class DecisionKind(models.TextChoices):
     REINSTATE = "reinstate", _("Reinstatement")
     OFFBOARD = "offboard", _("Offboarding")
     APPEAL = "appeal", _("Appeal outcome")
+    QUALIFICATION = "qualification", _("Qualification result")
+    REVIEW = "review", _("Review of submitted work")
+    FRAUD = "fraud", _("Fraud finding")
 
 
 # Decisions that take work away from a person are never made by a machine alone.
-HUMAN_ONLY_KINDS = (DecisionKind.PAUSE, DecisionKind.OFFBOARD)
+HUMAN_ONLY_KINDS = (DecisionKind.PAUSE, DecisionKind.OFFBOARD, DecisionKind.FRAUD)
 
 
 class Decision(models.Model):

@@ -39,6 +39,7 @@ from workforce.models import (
     TaxFormType,
     User,
 )
+from workforce.signals import decision_overturned
 from workforce.validation import check_country, check_languages, check_region, check_timezone
 
 S = ContractorState
@@ -86,7 +87,7 @@ def decision_record(
     reason = _require_reason(reason)
     if kind in HUMAN_ONLY_KINDS and (is_automated or decided_by is None):
         raise ValidationError(
-            {"kind": _("Only a human can pause or offboard a contractor; a rule may only propose it.")}
+            {"kind": _("Only a human can pause, offboard or find fraud; a rule may only propose it.")}
         )
     if not is_automated and decided_by is None:
         raise ValidationError({"decided_by": _("A human decision must name who decided.")})
@@ -379,6 +380,8 @@ def appeal_answer(*, appeal: Appeal, actor: User, outcome: str, reason: str) -> 
     appeal.outcome_decision = outcome_decision
     appeal.save()
     audit_record(actor=actor, action="appeal.answer", obj=appeal, summary={"outcome": outcome})
+    if outcome == AppealStatus.OVERTURNED:
+        decision_overturned.send(sender=Decision, decision=original, actor=actor)
     if outcome == AppealStatus.OVERTURNED and original.kind in _REVERSIBLE:
         profile = ContractorProfile.objects.get(user=appeal.appellant)
         if profile.state == original.data.get("to_state"):

@@ -1,7 +1,11 @@
 from typing import Any
 
 from allauth.account.signals import email_confirmed
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
+
+# Sent inside the transaction of an appeal that overturns ``decision`` (kwargs: decision,
+# actor), so apps above workforce can undo what the decision did, e.g. restore fraud-excluded time.
+decision_overturned = Signal()
 
 OPERATIONS_GROUP = "Operations managers"
 

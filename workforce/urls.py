@@ -41,6 +41,7 @@ admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-a
 
 urlpatterns = [
     path("", include(([*portal_patterns, path("api/v1/", include(api_patterns))], "workforce"))),
+    path("", include("tasks.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,122 @@
+"""Active time from heartbeats (rule 1: all platform time is paid time).
+
+The portal sends a heartbeat while the page is visible. Consecutive heartbeats no further
+apart than FAIRTASK_IDLE_GAP_SECONDS extend one ActivitySpan; a longer gap counts as idle
+and the next heartbeat starts a new span. Only a human fraud decision removes time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet, Sum
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tasks.models import (
+    ActivityKind,
+    ActivitySpan,
+    Assignment,
+    AssignmentStatus,
+    InstructionRead,
+    QualificationAttempt,
+)
+from workforce.models import ContractorProfile, User
+
+
+def _extend_or_start(span: ActivitySpan | None, now: datetime, **new: object) -> ActivitySpan:
+    gap = settings.FAIRTASK_IDLE_GAP_SECONDS
+    if span is not None and 0 <= (now - span.last_beat_at).total_seconds() <= gap:
+        span.active_seconds += int((now - span.last_beat_at).total_seconds())
+        span.last_beat_at = now
+        span.save(update_fields=["active_seconds", "last_beat_at"])
+        return span
+    return ActivitySpan.objects.create(started_at=now, last_beat_at=now, active_seconds=0, **new)
+
+
+@transaction.atomic
+def heartbeat_record(*, worker: User, kind: str, target_id: int, at: datetime | None = None) -> ActivitySpan:
+    """Credit active time to the worker's assignment, qualification attempt or instruction read.
+
+    The target row is locked, so two heartbeats racing for one span cannot both start a new one.
+    Someone else's target gives 404: it is not theirs, and its existence is not revealed.
+    """
+    now = at or timezone.now()
+    if kind == ActivityKind.TASK:
+        assignment = Assignment.objects.select_for_update().select_related("task").filter(pk=target_id).first()
+        if assignment is None or assignment.worker_id != worker.pk:
+            raise Http404
+        if assignment.status != AssignmentStatus.LEASED or assignment.expires_at < now:
+            raise ValidationError(
+                {"assignment": ValidationError(_("This task is no longer yours to work on."), code="wrong_state")}
+            )
+        span = assignment.spans.order_by("-last_beat_at").first()
+        return _extend_or_start(
+            span, now, worker=worker, kind=kind, assignment=assignment, project_id=assignment.task.project_id
+        )
+    if kind == ActivityKind.QUALIFICATION:
+        attempt = QualificationAttempt.objects.select_for_update().filter(pk=target_id).first()
+        if attempt is None or attempt.worker_id != worker.pk:
+            raise Http404
+        if attempt.finished_at is not None:
+            raise ValidationError(
+                {"attempt": ValidationError(_("This qualification attempt is already finished."), code="wrong_state")}
+            )
+        return _extend_or_start(
+            attempt.spans.order_by("-last_beat_at").first(), now, worker=worker, kind=kind, attempt=attempt
+        )
+    if kind == ActivityKind.INSTRUCTION:
+        read = InstructionRead.objects.select_for_update().select_related("instruction").filter(pk=target_id).first()
+        if read is None or read.worker_id != worker.pk:
+            raise Http404
+        return _extend_or_start(
+            read.spans.order_by("-last_beat_at").first(),
+            now,
+            worker=worker,
+            kind=kind,
+            instruction_read=read,
+            project_id=read.instruction.project_id,
+        )
+    raise ValidationError({"kind": _("kind must be task, qualification or instruction.")})
+
+
+def paid_spans(*, worker: User | None = None) -> QuerySet[ActivitySpan]:
+    """Spans that count as paid: all of them, except task time a human found fraudulent."""
+    qs = ActivitySpan.objects.exclude(Q(assignment__fraud_marks__is_active=True))
+    if worker is not None:
+        qs = qs.filter(worker=worker)
+    return qs
+
+
+def active_seconds(*, worker: User, since: datetime, until: datetime | None = None, **filters: object) -> int:
+    qs = paid_spans(worker=worker).filter(started_at__gte=since, **filters)
+    if until is not None:
+        qs = qs.filter(started_at__lt=until)
+    return int(qs.aggregate(total=Sum("active_seconds"))["total"] or 0)
+
+
+def worker_zone(worker: User) -> ZoneInfo:
+    name = ContractorProfile.objects.filter(user=worker).values_list("timezone", flat=True).first()
+    return ZoneInfo(name) if name else ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class Periods:
+    day_start: datetime
+    next_day: datetime
+    week_start: datetime
+    next_week: datetime
+
+
+def worker_periods(worker: User, now: datetime | None = None) -> Periods:
+    """Today and this week (Monday first) in the worker's own time zone."""
+    local = (now or timezone.now()).astimezone(worker_zone(worker))
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    week = day - timedelta(days=day.weekday())
+    return Periods(day, day + timedelta(days=1), week, week + timedelta(days=7))
