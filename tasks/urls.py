@@ -1,11 +1,32 @@
 from django.urls import URLPattern, include, path
 
+from tasks import api
+from tasks.views import review, work
+
 app_name = "tasks"
 
 # Portal pages; each views module adds its routes here.
-urlpatterns: list[URLPattern] = []
+urlpatterns: list[URLPattern] = [
+    path("work/", work.work_home, name="work-home"),
+    path("work/next/", work.work_next, name="work-next"),
+    path("work/heartbeat/", work.heartbeat, name="heartbeat"),
+    path("work/assignments/<int:pk>/", work.assignment_page, name="assignment"),
+    path("work/projects/<int:project_id>/instructions/", work.instructions, name="instructions"),
+    path("work/qualifications/<int:test_id>/", work.qualification, name="qualification"),
+    path("ops/review/", review.review_queue, name="review-queue"),
+    path("ops/review/answers/<int:pk>/", review.review_answer, name="review-answer"),
+    path("ops/review/assignments/<int:pk>/fraud/", review.assignment_fraud, name="assignment-fraud"),
+]
 
 # REST API under /api/v1/ (see tasks/api.py).
-api_urlpatterns: list[URLPattern] = []
+api_urlpatterns: list[URLPattern] = [
+    path("projects/", api.ProjectListApi.as_view(), name="project-list"),
+    path("projects/<int:pk>/", api.ProjectDetailApi.as_view(), name="project-detail"),
+    path("projects/<int:pk>/batches/", api.BatchListApi.as_view(), name="batch-list"),
+    path("next-task/", api.NextTaskApi.as_view(), name="next-task"),
+    path("assignments/<int:pk>/submit/", api.SubmitApi.as_view(), name="submit"),
+    path("heartbeat/", api.HeartbeatApi.as_view(), name="heartbeat"),
+    path("answers/<int:pk>/review/", api.ReviewApi.as_view(), name="review"),
+]
 
 urlpatterns = [*urlpatterns, path("api/v1/", include((api_urlpatterns, "api")))]  # type: ignore[list-item]

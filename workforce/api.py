@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,12 +42,14 @@ def _require_operations(user: User) -> None:
 
 
 class MyProfileApi(APIView):
+    @extend_schema(responses=ContractorOutput)
     def get(self, request: Request) -> Response:
         profile = services.contractor_register(user=_user(request)) if _user(request).is_contractor else None
         if profile is None:
             raise PermissionDenied("Only contractors have a profile.")
         return Response(ContractorOutput(profile).data)
 
+    @extend_schema(request=ProfileInput, responses=ContractorOutput)
     def put(self, request: Request) -> Response:
         user = _user(request)
         if not user.is_contractor:
@@ -75,6 +78,7 @@ class MyProfileApi(APIView):
 
 
 class DecisionListApi(APIView):
+    @extend_schema(responses=DecisionOutput(many=True))
     def get(self, request: Request) -> Response:
         user = _user(request)
         qs = selectors.decision_list(subject=None if can_read_people(user) else user)
@@ -82,11 +86,13 @@ class DecisionListApi(APIView):
 
 
 class DecisionDetailApi(APIView):
+    @extend_schema(responses=DecisionOutput)
     def get(self, request: Request, pk: int) -> Response:
         return Response(DecisionOutput(decision_for_user(_user(request), pk)).data)
 
 
 class DecisionAppealApi(APIView):
+    @extend_schema(request=AppealInput, responses={201: AppealOutput})
     def post(self, request: Request, pk: int) -> Response:
         user = _user(request)
         decision = decision_for_user(user, pk)
@@ -97,6 +103,7 @@ class DecisionAppealApi(APIView):
 
 
 class ContractorListApi(APIView):
+    @extend_schema(responses=ContractorOutput(many=True))
     def get(self, request: Request) -> Response:
         _require_staff_read(_user(request))
         qs = selectors.contractor_list(
@@ -109,11 +116,13 @@ class ContractorListApi(APIView):
 
 
 class ContractorDetailApi(APIView):
+    @extend_schema(responses=ContractorOutput)
     def get(self, request: Request, pk: int) -> Response:
         return Response(ContractorOutput(profile_for_user(_user(request), pk)).data)
 
 
 class ContractorTransitionApi(APIView):
+    @extend_schema(request=TransitionInput, responses=ContractorOutput)
     def post(self, request: Request, pk: int) -> Response:
         user = _user(request)
         _require_operations(user)
@@ -127,6 +136,7 @@ class ContractorTransitionApi(APIView):
 
 
 class AppealListApi(APIView):
+    @extend_schema(responses=AppealOutput(many=True))
     def get(self, request: Request) -> Response:
         user = _user(request)
         qs = selectors.appeal_queue(include_answered=True)
@@ -136,6 +146,7 @@ class AppealListApi(APIView):
 
 
 class AppealAnswerApi(APIView):
+    @extend_schema(request=AppealAnswerInput, responses=AppealOutput)
     def post(self, request: Request, pk: int) -> Response:
         user = _user(request)
         _require_operations(user)

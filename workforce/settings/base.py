@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -167,6 +169,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "audit-log-verify-hourly": {"task": "workforce.jobs.audit_log_verify", "schedule": 3600.0},
     "appeals-overdue-daily": {"task": "workforce.jobs.appeals_overdue_notify", "schedule": 86400.0},
+    "quality-recompute-15min": {"task": "tasks.jobs.quality_recompute_job", "schedule": 900.0},
 }
 
 REST_FRAMEWORK = {
@@ -179,6 +182,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "workforce.api_errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fairtask API",
+    "DESCRIPTION": "Contractors, decisions and appeals; projects, tasks, time and review.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page loads its assets from this server, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Product settings.

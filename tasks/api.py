@@ -1,0 +1,133 @@
+"""REST API for work: projects, batches, next task, submit, heartbeat, review."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tasks.models import Assignment, Batch, Project, ProjectStatus
+from tasks.presenters import task_for_worker
+from tasks.serializers import (
+    AssignmentOutput,
+    BatchOutput,
+    HeartbeatInput,
+    NextTaskInput,
+    ProjectOutput,
+    RefusalOutput,
+    ReviewInput,
+    SubmitInput,
+)
+from tasks.services.people import answer_review
+from tasks.services.timing import heartbeat_record
+from tasks.services.work import WorkRefused, assignment_submit, next_task
+from workforce.api import _user
+from workforce.permissions import can_read_people
+
+
+def _projects_for(user: object) -> QuerySet[Project]:
+    assert hasattr(user, "pk")
+    if can_read_people(user):  # type: ignore[arg-type]
+        return Project.objects.select_related("required_skill")
+    return Project.objects.filter(status=ProjectStatus.OPEN).select_related("required_skill")
+
+
+class ProjectListApi(APIView):
+    @extend_schema(responses=ProjectOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ProjectOutput(_projects_for(_user(request)), many=True).data)
+
+
+class ProjectDetailApi(APIView):
+    @extend_schema(responses=ProjectOutput)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ProjectOutput(get_object_or_404(_projects_for(_user(request)), pk=pk)).data)
+
+
+class BatchListApi(APIView):
+    @extend_schema(responses=BatchOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        user = _user(request)
+        if not can_read_people(user):
+            raise PermissionDenied("Only operations managers and auditors can list batches.")
+        project = get_object_or_404(Project, pk=pk)
+        batches = Batch.objects.filter(project=project).annotate(task_count=Count("tasks")).order_by("-priority", "id")
+        return Response(BatchOutput(batches, many=True).data)
+
+
+def _require_contractor(request: Request) -> None:
+    if not _user(request).is_contractor:
+        raise PermissionDenied("Only contractors take tasks.")
+
+
+class NextTaskApi(APIView):
+    @extend_schema(request=NextTaskInput, responses={200: AssignmentOutput, 409: RefusalOutput})
+    def post(self, request: Request) -> Response:
+        """Lease the next task, or say why there is none and when to come back."""
+        _require_contractor(request)
+        data = NextTaskInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = None
+        if data.validated_data.get("project"):
+            project = get_object_or_404(Project, pk=data.validated_data["project"])
+        try:
+            assignment = next_task(worker=_user(request), project=project)
+        except WorkRefused as refusal:
+            return Response(
+                {
+                    "message": refusal.message,
+                    "code": refusal.code,
+                    "retry_at": refusal.retry_at.isoformat() if refusal.retry_at else None,
+                    "extra": {},
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        assignment = Assignment.objects.select_related("task__project").get(pk=assignment.pk)
+        return Response(task_for_worker(assignment))
+
+
+class SubmitApi(APIView):
+    @extend_schema(request=SubmitInput, responses={200: None, 201: None})
+    def post(self, request: Request, pk: int) -> Response:
+        """Submit an answer; repeating the same submit returns the stored answer (idempotent)."""
+        _require_contractor(request)
+        data = SubmitInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = assignment_submit(assignment_id=pk, worker=_user(request), value=data.validated_data["answer"])
+        body = {"answer": result.answer.pk, "value": result.answer.value, "created": result.created}
+        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class HeartbeatApi(APIView):
+    @extend_schema(request=HeartbeatInput, responses={200: None})
+    def post(self, request: Request) -> Response:
+        _require_contractor(request)
+        data = HeartbeatInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        span = heartbeat_record(
+            worker=_user(request), kind=data.validated_data["kind"], target_id=data.validated_data["id"]
+        )
+        return Response({"active_seconds": span.active_seconds})
+
+
+class ReviewApi(APIView):
+    @extend_schema(request=ReviewInput, responses={200: None})
+    def post(self, request: Request, pk: int) -> Response:
+        user = _user(request)
+        if not user.is_operations:
+            raise PermissionDenied("Only an operations manager can review work; auditors have read-only access.")
+        data = ReviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        answer = answer_review(
+            answer_id=pk,
+            reviewer=user,
+            approve=data.validated_data["verdict"] == "approve",
+            code=data.validated_data["code"],
+            message=data.validated_data["message"],
+        )
+        return Response({"answer": answer.pk, "review_status": answer.review_status})

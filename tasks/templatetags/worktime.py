@@ -1,0 +1,14 @@
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def duration(seconds: int | None) -> str:
+    """Seconds as “1 h 05 min” (or “4 min”), the way people read working time."""
+    total = int(seconds or 0)
+    hours, rest = divmod(total, 3600)
+    minutes = rest // 60
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min"
