@@ -71,9 +71,10 @@ def test_make_run_defaults_migrate_seed_twice_and_serve_the_login_page_on_sqlite
     _manage("migrate", "--noinput", env=env)
     assert (var_dir / "fairtask.sqlite3").is_file()
     first = _manage("seed_demo", env=env)
-    assert f"Demo data ready ({len(STAFF) + len(CONTRACTORS)} new accounts)" in first
+    # Every demo login plus the one demo project.
+    assert f"Demo data ready ({len(STAFF) + len(CONTRACTORS) + 1} new accounts and projects)" in first
     second = _manage("seed_demo", env=env)
-    assert "Demo data ready (0 new accounts)" in second
+    assert "Demo data ready (0 new accounts and projects)" in second
 
     port = _free_port()
     log = tmp_path / "runserver.log"

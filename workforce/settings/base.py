@@ -170,6 +170,8 @@ CELERY_BEAT_SCHEDULE = {
     "audit-log-verify-hourly": {"task": "workforce.jobs.audit_log_verify", "schedule": 3600.0},
     "appeals-overdue-daily": {"task": "workforce.jobs.appeals_overdue_notify", "schedule": 86400.0},
     "quality-recompute-15min": {"task": "tasks.jobs.quality_recompute_job", "schedule": 900.0},
+    "leases-release-every-minute": {"task": "tasks.jobs.leases_release_job", "schedule": 60.0},
+    "answers-auto-approve-hourly": {"task": "tasks.jobs.answers_auto_approve_job", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {
@@ -197,6 +199,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Product settings.
+FAIRTASK_DEMO_SEEDERS = ["workforce.demo.seed_demo", "tasks.demo.seed_demo"]
 FAIRTASK_APPEAL_DUE_DAYS = env_int("FAIRTASK_APPEAL_DUE_DAYS", 7, minimum=1)
 FAIRTASK_CONTRACTORS_PER_PAGE = env_int("FAIRTASK_CONTRACTORS_PER_PAGE", 25, minimum=1)
 # Work: idle gaps, caps (wellbeing limits, rule 9), review and qualification timing, imports.
