@@ -6,4 +6,4 @@ class TasksConfig(AppConfig):
     verbose_name = "Tasks"
 
     def ready(self) -> None:
-        from tasks.services import people  # noqa: F401  (connects the appeal receivers)
+        from tasks.services import people, quality  # noqa: F401  (connect the appeal receivers)

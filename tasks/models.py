@@ -373,6 +373,10 @@ class QualityEstimate(models.Model):
     upper = models.DecimalField(max_digits=5, decimal_places=4, default=1)
     consensus_accuracy = models.DecimalField(max_digits=5, decimal_places=4, null=True, blank=True)
     computed_at = models.DateTimeField(default=dj_timezone.now)
+    # The automated decision that keeps this worker from the project, while one is in force.
+    block_decision = models.ForeignKey(Decision, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # A human overturned the block on appeal: the engine no longer applies the minimum here.
+    is_block_waived = models.BooleanField(default=False)
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [

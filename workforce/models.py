@@ -214,6 +214,7 @@ class DecisionKind(models.TextChoices):
     QUALIFICATION = "qualification", _("Qualification result")
     REVIEW = "review", _("Review of submitted work")
     FRAUD = "fraud", _("Fraud finding")
+    QUALITY = "quality", _("Quality limit on a project")
 
 
 # Decisions that take work away from a person are never made by a machine alone.
