@@ -26,6 +26,7 @@ from tasks.models import (
     ReviewStatus,
 )
 from tasks.schemas import SchemaError, check_answer
+from tasks.services.timing import worker_zone
 from workforce.audit import audit_record
 from workforce.models import ContractorProfile, ContractorState, Decision, DecisionKind, User
 from workforce.services import decision_record
@@ -68,10 +69,9 @@ def attempt_start(*, worker: User, test: QualificationTest) -> QualificationAtte
     last = QualificationAttempt.objects.filter(worker=worker, test=test).order_by("-finished_at").first()
     cooldown = timedelta(hours=settings.FAIRTASK_QUALIFICATION_COOLDOWN_HOURS)
     if last is not None and last.finished_at is not None and last.finished_at + cooldown > timezone.now():
+        retake_at = (last.finished_at + cooldown).astimezone(worker_zone(worker))  # their own clock
         raise _wrong_state(
-            "test",
-            _("You can retake this test from %(at)s.")
-            % {"at": (last.finished_at + cooldown).strftime("%Y-%m-%d %H:%M %Z")},
+            "test", _("You can retake this test from %(at)s.") % {"at": retake_at.strftime("%Y-%m-%d %H:%M %Z")}
         )
     attempt = QualificationAttempt.objects.create(worker=worker, test=test)
     audit_record(actor=worker, action="qualification.start", obj=attempt, summary={"test": test.pk})
@@ -210,6 +210,23 @@ def fraud_mark(*, assignment_id: int, actor: User, reason: str) -> FraudMark:
     mark = FraudMark.objects.create(assignment=assignment, decision=decision)
     audit_record(actor=actor, action="assignment.fraud_mark", obj=mark, summary={"assignment": assignment.pk})
     return mark
+
+
+@receiver(decision_overturned)
+def _undo_overturned_work_decisions(sender: Any, decision: Decision, actor: User, **kwargs: Any) -> None:
+    """An overturned rejection counts as approved work; an overturned failed test counts as passed."""
+    for answer in Answer.objects.select_for_update().filter(decision=decision, review_status=ReviewStatus.REJECTED):
+        answer.review_status = ReviewStatus.APPROVED
+        answer.reviewed_by = actor
+        answer.reviewed_at = timezone.now()
+        answer.save(update_fields=["review_status", "reviewed_by", "reviewed_at"])
+        audit_record(actor=actor, action="answer.rejection_overturned", obj=answer, summary={"decision": decision.pk})
+    for attempt in QualificationAttempt.objects.select_for_update().filter(decision=decision, is_passed=False):
+        attempt.is_passed = True
+        attempt.save(update_fields=["is_passed"])
+        audit_record(
+            actor=actor, action="qualification.fail_overturned", obj=attempt, summary={"decision": decision.pk}
+        )
 
 
 @receiver(decision_overturned)

@@ -30,14 +30,35 @@ from tasks.models import (
 from workforce.models import ContractorProfile, User
 
 
-def _extend_or_start(span: ActivitySpan | None, now: datetime, **new: object) -> ActivitySpan:
+def _whole_seconds(delta: timedelta) -> int:
+    """Seconds rounded up, in the contractor's favour."""
+    return -(-delta // timedelta(seconds=1))
+
+
+def _extend_or_start(span: ActivitySpan | None, now: datetime, *, worker: User, **new: object) -> ActivitySpan:
     gap = settings.FAIRTASK_IDLE_GAP_SECONDS
     if span is not None and 0 <= (now - span.last_beat_at).total_seconds() <= gap:
-        span.active_seconds += int((now - span.last_beat_at).total_seconds())
+        day_start = worker_periods(worker, now).day_start
+        if span.last_beat_at < day_start:
+            # The contractor's day (and maybe week) ended between two beats: close the span at
+            # their midnight and go on in a new one, so today's time and caps count from midnight.
+            span.last_beat_at = day_start
+            span.active_seconds = _whole_seconds(day_start - span.started_at)
+            span.save(update_fields=["active_seconds", "last_beat_at"])
+            return ActivitySpan.objects.create(
+                worker=worker,
+                started_at=day_start,
+                last_beat_at=now,
+                active_seconds=_whole_seconds(now - day_start),
+                **new,
+            )
+        # A span is one unbroken run of beats, so its active time is its length. Summing each
+        # step's whole seconds instead would drop each fraction: 1.7% of paid time at 30-second beats.
+        span.active_seconds = _whole_seconds(now - span.started_at)
         span.last_beat_at = now
         span.save(update_fields=["active_seconds", "last_beat_at"])
         return span
-    return ActivitySpan.objects.create(started_at=now, last_beat_at=now, active_seconds=0, **new)
+    return ActivitySpan.objects.create(worker=worker, started_at=now, last_beat_at=now, active_seconds=0, **new)
 
 
 @transaction.atomic
@@ -56,7 +77,7 @@ def heartbeat_record(*, worker: User, kind: str, target_id: int, at: datetime | 
             raise ValidationError(
                 {"assignment": ValidationError(_("This task is no longer yours to work on."), code="wrong_state")}
             )
-        span = assignment.spans.order_by("-last_beat_at").first()
+        span = assignment.spans.order_by("-last_beat_at", "-pk").first()
         return _extend_or_start(
             span, now, worker=worker, kind=kind, assignment=assignment, project_id=assignment.task.project_id
         )
@@ -69,14 +90,14 @@ def heartbeat_record(*, worker: User, kind: str, target_id: int, at: datetime | 
                 {"attempt": ValidationError(_("This qualification attempt is already finished."), code="wrong_state")}
             )
         return _extend_or_start(
-            attempt.spans.order_by("-last_beat_at").first(), now, worker=worker, kind=kind, attempt=attempt
+            attempt.spans.order_by("-last_beat_at", "-pk").first(), now, worker=worker, kind=kind, attempt=attempt
         )
     if kind == ActivityKind.INSTRUCTION:
         read = InstructionRead.objects.select_for_update().select_related("instruction").filter(pk=target_id).first()
         if read is None or read.worker_id != worker.pk:
             raise Http404
         return _extend_or_start(
-            read.spans.order_by("-last_beat_at").first(),
+            read.spans.order_by("-last_beat_at", "-pk").first(),
             now,
             worker=worker,
             kind=kind,
