@@ -48,3 +48,15 @@ test: install services chromium lint
 
 clean:
 	rm -rf var staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+# 100,000 tasks (× BENCH_SCALE) from a JSONL file through import_tasks; DATABASE_URL picks the database.
+.PHONY: bench-import
+bench-import: install services
+	$(PY) -m tests.bench.bench_import
+
+# Next task over HTTP: Fairtask under gunicorn against a bare raw-SQL claim endpoint, same run
+# (200,000 tasks and 20 s per side, times BENCH_SCALE). BENCH_DATABASE_URL names the scratch
+# database it drops and recreates (default postgres://postgres@/fairtask_bench).
+.PHONY: bench-assign
+bench-assign: install services
+	$(PY) -m tests.bench.bench_assign

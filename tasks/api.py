@@ -74,7 +74,9 @@ class NextTaskApi(APIView):
         data.is_valid(raise_exception=True)
         project = None
         if data.validated_data.get("project"):
-            project = get_object_or_404(Project, pk=data.validated_data["project"])
+            # A draft project does not exist for contractors: 404, not a refusal that names it.
+            drafts_hidden = Project.objects.exclude(status=ProjectStatus.DRAFT)
+            project = get_object_or_404(drafts_hidden, pk=data.validated_data["project"])
         try:
             assignment = next_task(worker=_user(request), project=project)
         except WorkRefused as refusal:

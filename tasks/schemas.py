@@ -22,8 +22,25 @@ class SchemaError(Exception):
         self.message = message
 
 
+def has_nul(value: Any) -> bool:
+    """True if a string anywhere in ``value`` (keys included) holds U+0000.
+
+    PostgreSQL stores no NUL in text or jsonb, so such input must be refused with a message
+    naming the field, not left to fail as a database error on INSERT.
+    """
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
+
+
 def check_answer(*, template: str, answer_schema: dict[str, Any], value: Any, field: str = "answer") -> Any:
     """Return the answer in canonical form, or raise SchemaError naming what does not fit."""
+    if has_nul(value):
+        raise SchemaError(field, _("Remove the NUL character (U+0000) from the answer; it cannot be stored."))
     choices = list(answer_schema.get("choices", []))
     if template == TaskTemplate.SINGLE_CHOICE:
         if not isinstance(value, str) or value not in choices:
@@ -55,6 +72,11 @@ def check_task_data(*, template: str, answer_schema: dict[str, Any], row: Any) -
     unknown = sorted(set(row) - DATA_KEYS)
     if unknown:
         raise SchemaError(unknown[0], _("Unknown field; allowed: %(keys)s.") % {"keys": ", ".join(sorted(DATA_KEYS))})
+    for key in sorted(row):
+        if has_nul(row[key]):
+            raise SchemaError(
+                key, _("Remove the NUL character (U+0000) from %(field)s; it cannot be stored.") % {"field": key}
+            )
     data: dict[str, Any] = {}
     text = row.get("text")
     if text not in (None, ""):

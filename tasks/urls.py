@@ -1,7 +1,7 @@
 from django.urls import URLPattern, include, path
 
-from tasks import api
-from tasks.views import review, work
+from tasks import api, api_imports
+from tasks.views import dashboard, imports, quality, review, work
 
 app_name = "tasks"
 
@@ -16,6 +16,14 @@ urlpatterns: list[URLPattern] = [
     path("ops/review/", review.review_queue, name="review-queue"),
     path("ops/review/answers/<int:pk>/", review.review_answer, name="review-answer"),
     path("ops/review/assignments/<int:pk>/fraud/", review.assignment_fraud, name="assignment-fraud"),
+    path("work/quality/", quality.my_quality, name="my-quality"),
+    path("ops/projects/", dashboard.project_list, name="project-list"),
+    path("ops/projects/<int:pk>/dashboard/", dashboard.project_dashboard, name="project-dashboard"),
+    path("ops/projects/<int:pk>/imports/", imports.import_list, name="import-list"),
+    path("ops/projects/<int:pk>/export.jsonl", imports.project_export_jsonl, name="project-export-jsonl"),
+    path("ops/projects/<int:pk>/export.csv", imports.project_export_csv, name="project-export-csv"),
+    path("ops/imports/<int:pk>/", imports.import_detail, name="import-detail"),
+    path("ops/imports/<int:pk>/status.json", imports.import_status, name="import-status"),
 ]
 
 # REST API under /api/v1/ (see tasks/api.py).
@@ -27,6 +35,10 @@ api_urlpatterns: list[URLPattern] = [
     path("assignments/<int:pk>/submit/", api.SubmitApi.as_view(), name="submit"),
     path("heartbeat/", api.HeartbeatApi.as_view(), name="heartbeat"),
     path("answers/<int:pk>/review/", api.ReviewApi.as_view(), name="review"),
+    path("projects/<int:pk>/imports/", api_imports.ImportCreateApi.as_view(), name="import-create"),
+    path("imports/<int:pk>/", api_imports.ImportDetailApi.as_view(), name="import-detail"),
+    path("projects/<int:pk>/export.jsonl", api_imports.ExportJsonlApi.as_view(), name="export-jsonl"),
+    path("projects/<int:pk>/export.csv", api_imports.ExportCsvApi.as_view(), name="export-csv"),
 ]
 
 urlpatterns = [*urlpatterns, path("api/v1/", include((api_urlpatterns, "api")))]  # type: ignore[list-item]

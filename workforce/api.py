@@ -19,6 +19,7 @@ from workforce.serializers import (
     AppealAnswerInput,
     AppealInput,
     AppealOutput,
+    ContractorFilterInput,
     ContractorOutput,
     DecisionOutput,
     ProfileInput,
@@ -103,14 +104,14 @@ class DecisionAppealApi(APIView):
 
 
 class ContractorListApi(APIView):
-    @extend_schema(responses=ContractorOutput(many=True))
+    @extend_schema(parameters=[ContractorFilterInput], responses=ContractorOutput(many=True))
     def get(self, request: Request) -> Response:
         _require_staff_read(_user(request))
+        filters = ContractorFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        values = filters.validated_data
         qs = selectors.contractor_list(
-            search=request.query_params.get("q", ""),
-            state=request.query_params.get("state", ""),
-            country=request.query_params.get("country", ""),
-            skill=request.query_params.get("skill", ""),
+            search=values["q"], state=values["state"], country=values["country"], skill=values["skill"]
         )
         return Response(ContractorOutput(qs[:200], many=True).data)
 

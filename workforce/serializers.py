@@ -2,7 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from workforce.models import Appeal, ContractorProfile, Decision
+from workforce.models import Appeal, ContractorProfile, ContractorState, Decision
 
 
 class DecisionOutput(serializers.ModelSerializer[Decision]):
@@ -53,6 +53,15 @@ class AppealOutput(serializers.ModelSerializer[Appeal]):
             "answered_at",
             "outcome_decision",
         )
+
+
+class ContractorFilterInput(serializers.Serializer[dict[str, str]]):
+    """The contractor list's query parameters; checked, so a stray NUL byte is a 400 and not a database error."""
+
+    q = serializers.CharField(allow_blank=True, default="", help_text="Search name and email.")
+    state = serializers.ChoiceField(choices=ContractorState.choices, allow_blank=True, default="")
+    country = serializers.CharField(allow_blank=True, default="", max_length=2)
+    skill = serializers.CharField(allow_blank=True, default="", help_text="A skill slug.")
 
 
 class TransitionInput(serializers.Serializer[dict[str, str]]):

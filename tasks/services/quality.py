@@ -20,7 +20,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tasks.models import Answer, Project, QualityEstimate, TaskTemplate
+from tasks.models import Answer, Project, QualityEstimate, ReviewStatus, TaskTemplate
 from workforce.audit import audit_record
 from workforce.models import Decision, DecisionKind, User
 from workforce.services import decision_record
@@ -105,8 +105,11 @@ class Consensus:
 def _consensus_answers(project: Project) -> dict[int, list[tuple[int, Any]]]:
     """Answers to ordinary (non-gold) tasks that have enough answers for a consensus."""
     by_task: dict[int, list[tuple[int, Any]]] = defaultdict(list)
-    rows = Answer.objects.filter(task__project=project, task__is_gold=False).values_list(
-        "task_id", "worker_id", "value"
+    # A rejected answer was judged wrong by a reviewer, so it does not vote (exports agree).
+    rows = (
+        Answer.objects.filter(task__project=project, task__is_gold=False)
+        .exclude(review_status=ReviewStatus.REJECTED)
+        .values_list("task_id", "worker_id", "value")
     )
     for task_id, worker_id, value in rows.iterator(chunk_size=5000):
         by_task[task_id].append((worker_id, value))

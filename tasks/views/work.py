@@ -13,7 +13,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from tasks import selectors_work as selectors
-from tasks.models import Assignment, InstructionVersion, Project, QualificationAttempt, QualificationTest
+from tasks.models import (
+    ActivityKind,
+    Assignment,
+    InstructionVersion,
+    Project,
+    ProjectStatus,
+    QualificationAttempt,
+    QualificationTest,
+)
 from tasks.presenters import task_for_worker
 from tasks.services import people as people_services
 from tasks.services.timing import heartbeat_record
@@ -38,8 +46,12 @@ def work_home(request: HttpRequest) -> HttpResponse:
 def work_next(request: HttpRequest) -> HttpResponse:
     worker = _user(request)
     project = None
-    if request.POST.get("project"):
-        project = get_object_or_404(Project, pk=request.POST["project"])
+    project_id = request.POST.get("project", "")
+    if project_id:
+        # A draft project does not exist for contractors: 404, not a refusal that names it.
+        if not project_id.isdigit():
+            raise Http404
+        project = get_object_or_404(Project.objects.exclude(status=ProjectStatus.DRAFT), pk=int(project_id))
     try:
         assignment = next_task(worker=worker, project=project)
     except WorkRefused as refusal:
@@ -87,6 +99,10 @@ def heartbeat(request: HttpRequest) -> JsonResponse:
         kind, target = str(body["kind"]), int(body["id"])
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"message": "Send JSON with kind and id.", "code": "invalid"}, status=400)
+    if kind not in ActivityKind.values:
+        return JsonResponse(
+            {"message": "kind must be task, qualification or instruction.", "code": "invalid"}, status=400
+        )
     try:
         span = heartbeat_record(worker=_user(request), kind=kind, target_id=target)
     except ValidationError as exc:
@@ -97,7 +113,8 @@ def heartbeat(request: HttpRequest) -> JsonResponse:
 @contractor_required
 def instructions(request: HttpRequest, project_id: int) -> HttpResponse:
     worker = _user(request)
-    project = get_object_or_404(Project, pk=project_id)
+    # A draft is not announced yet: its instructions are not public, and reading them must not start paid time.
+    project = get_object_or_404(Project.objects.exclude(status=ProjectStatus.DRAFT), pk=project_id)
     current = InstructionVersion.objects.filter(project=project).order_by("-version").first()
     if current is None:
         raise Http404

@@ -7,6 +7,7 @@ remembering to add it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ from workforce.models import (
     TaxForm,
     User,
 )
+
+_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
 
 ROLES = ("anonymous", "contractor_a", "contractor_b", "ops", "auditor", "superuser")
 
@@ -56,6 +59,11 @@ class Route:
     @property
     def takes_pk(self) -> bool:
         return "<int:pk>" in self.pattern
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The names of the URL's path parameters, e.g. ``("project_id",)``."""
+        return tuple(_PARAMETER.findall(self.pattern))
 
     @property
     def api_write_methods(self) -> set[str]:
