@@ -10,4 +10,5 @@ class WorkforceConfig(AppConfig):
 
         from workforce import signals  # (connects the signal receivers)
 
-        post_migrate.connect(signals.operations_group_sync, sender=self)
+        # After every app's migrations, so the permissions of apps above workforce exist too.
+        post_migrate.connect(signals.operations_group_sync)

@@ -17,11 +17,22 @@ def operations_group_sync(sender: Any, **kwargs: Any) -> None:
     decisions and the audit log are written only by services.
     """
     from django.contrib.auth.models import Group, Permission
+    from django.db.models import Q
 
     group, _created = Group.objects.get_or_create(name=OPERATIONS_GROUP)
-    group.permissions.set(
-        Permission.objects.filter(content_type__app_label="workforce", codename__regex=r"^(view|change)_")
+    people = Q(content_type__app_label="workforce", codename__regex=r"^(view|change)_")
+    # Managers run projects: they may also create projects, batches, instructions and tests.
+    work = Q(content_type__app_label="tasks", codename__regex=r"^(view|change)_") | Q(
+        content_type__app_label="tasks",
+        codename__in=[
+            "add_project",
+            "add_batch",
+            "add_instructionversion",
+            "add_qualificationtest",
+            "add_qualificationquestion",
+        ],
     )
+    group.permissions.set(Permission.objects.filter(people | work))
 
 
 @receiver(email_confirmed)

@@ -56,6 +56,8 @@ def home(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if user.is_operations or user.is_auditor:
         return redirect("workforce:contractor-list")
+    if ContractorProfile.objects.filter(user=user, state=ContractorState.ACTIVE).exists():
+        return redirect("tasks:work-home")
     return redirect("workforce:onboarding")
 
 

@@ -181,7 +181,7 @@ def test_a_contractor_sees_their_interval_and_how_it_is_used(ops, login):
     html = response.content.decode()
     assert "You answered 8 of 10 gold tasks correctly (80%)" in html
     assert "between <strong>49%</strong> and <strong>94.3%</strong>" in html
-    assert "Bonuses use the lower bound" in html
+    assert "use the lower bound of the interval" in html
     assert "You would only be blocked if even the upper bound (94.3%) fell below its minimum (70%)." in html
     assert "You can appeal any decision about you" in html
     assert 'role="img"' in html  # the small interval bar

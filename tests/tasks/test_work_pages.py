@@ -122,3 +122,30 @@ def test_a_qualification_test_through_the_portal_records_a_decision(ops, login):
     decision_page = client.get(response["Location"]).content.decode()
     assert "1 of 2 correct" in decision_page
     assert "0.500" in decision_page
+
+
+def test_a_manager_records_a_fraud_finding_from_the_review_page_with_a_reason(ops, login):
+    from tasks.models import FraudMark
+
+    p = project()
+    tasks(p, 1)
+    w = worker(ops=ops)
+    client = login(w)
+    a = client.get(client.post(reverse("tasks:work-next"))["Location"]).context["assignment"]
+    client.post(reverse("tasks:assignment", args=[a.pk]), {"answer": "dog", "then": "stop"})
+    manager = login(ops)
+    page = manager.get(reverse("tasks:review-queue")).content.decode()
+    assert reverse("tasks:assignment-fraud", args=[a.pk]) in page
+    manager.post(reverse("tasks:assignment-fraud", args=[a.pk]), {"reason": ""})
+    assert not FraudMark.objects.exists()
+    manager.post(reverse("tasks:assignment-fraud", args=[a.pk]), {"reason": "Answers copied from another account."})
+    mark = FraudMark.objects.get()
+    assert mark.decision.reason == "Answers copied from another account."
+    assert mark.decision.decided_by == ops
+
+
+def test_an_active_contractor_lands_on_work_and_an_applicant_on_onboarding(ops, login):
+    from tests.workforce.factories import contractor
+
+    assert login(worker(ops=ops)).get("/")["Location"] == reverse("tasks:work-home")
+    assert login(contractor("onboarding").user).get("/")["Location"] == reverse("workforce:onboarding")
