@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tasks.models import Assignment, Batch, Project, ProjectStatus
+from tasks.models import Batch, Project, ProjectStatus
 from tasks.presenters import task_for_worker
 from tasks.serializers import (
     AssignmentOutput,
@@ -89,7 +89,7 @@ class NextTaskApi(APIView):
                 },
                 status=status.HTTP_409_CONFLICT,
             )
-        assignment = Assignment.objects.select_related("task__project").get(pk=assignment.pk)
+        # next_task returns the assignment with its task and project loaded.
         return Response(task_for_worker(assignment))
 
 

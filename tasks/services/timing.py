@@ -135,9 +135,9 @@ class Periods:
     next_week: datetime
 
 
-def worker_periods(worker: User, now: datetime | None = None) -> Periods:
-    """Today and this week (Monday first) in the worker's own time zone."""
-    local = (now or timezone.now()).astimezone(worker_zone(worker))
+def worker_periods(worker: User, now: datetime | None = None, *, zone: str = "") -> Periods:
+    """Today and this week (Monday first) in the worker's own time zone (``zone`` if already known)."""
+    local = (now or timezone.now()).astimezone(ZoneInfo(zone) if zone else worker_zone(worker))
     day = local.replace(hour=0, minute=0, second=0, microsecond=0)
     week = day - timedelta(days=day.weekday())
     return Periods(day, day + timedelta(days=1), week, week + timedelta(days=7))

@@ -102,8 +102,8 @@ WHERE s.worker_id = %s
 """
 
 
-def _usage(worker: User, now: datetime) -> _Usage:
-    periods = worker_periods(worker, now)
+def _usage(worker: User, now: datetime, zone: str) -> _Usage:
+    periods = worker_periods(worker, now, zone=zone)
     day = connection.ops.adapt_datetimefield_value(periods.day_start)
     week = connection.ops.adapt_datetimefield_value(periods.week_start)
     with connection.cursor() as cursor:
@@ -280,7 +280,9 @@ def _refusal_on(p: Project) -> WorkRefused | None:
     return None
 
 
-def _eligible_projects(worker: User, project: Project | None, now: datetime, *, state: str | None) -> list[Project]:
+def _eligible_projects(
+    worker: User, project: Project | None, now: datetime, *, state: str | None, zone: str = ""
+) -> list[Project]:
     if state != ContractorState.ACTIVE:
         raise WorkRefused("not_active", _("Only active contractors can take tasks; see your onboarding page."))
     candidates = _candidates(worker, project)
@@ -294,7 +296,7 @@ def _eligible_projects(worker: User, project: Project | None, now: datetime, *, 
             refusal = _refusal_on(p)
             if refusal is not None:
                 raise refusal
-            usage = usage or _usage(worker, now)
+            usage = usage or _usage(worker, now, zone)
             _check_caps(worker, p, now, usage)
         except WorkRefused as refusal:
             refusals.append(refusal)
@@ -353,7 +355,7 @@ def _execute(query: str, params: list[Any]) -> None:
 
 
 _STANDING_SQL = """
-SELECT c.state, (
+SELECT c.state, c.timezone, (
     SELECT a.id FROM tasks_assignment a
     WHERE a.worker_id = c.user_id AND a.status = %s AND a.expires_at > %s
     ORDER BY a.leased_at LIMIT 1
@@ -363,8 +365,8 @@ WHERE c.user_id = %s
 """
 
 
-def _worker_standing(worker: User, now: datetime) -> tuple[str | None, int | None]:
-    """The contractor's state and their live lease, if any, in one query (asked on every claim)."""
+def _worker_standing(worker: User, now: datetime) -> tuple[str | None, str, int | None]:
+    """The contractor's state, time zone and live lease, if any, in one query (asked on every claim)."""
     with connection.cursor() as cursor:
         cursor.execute(
             _STANDING_SQL,
@@ -372,7 +374,7 @@ def _worker_standing(worker: User, now: datetime) -> tuple[str | None, int | Non
         )
         row = cursor.fetchone()
     # No profile, no lease: only an active contractor is ever given one, and profiles are kept.
-    return (row[0], row[1]) if row else (None, None)
+    return (row[0], row[1] or "", row[2]) if row else (None, "", None)
 
 
 def next_task(*, worker: User, project: Project | None = None) -> Assignment:
@@ -381,12 +383,12 @@ def next_task(*, worker: User, project: Project | None = None) -> Assignment:
     A worker who already holds a live lease gets that one back (one task at a time).
     """
     now = timezone.now()
-    state, live_lease = _worker_standing(worker, now)
+    state, zone, live_lease = _worker_standing(worker, now)
     if live_lease is not None:
         current = Assignment.objects.select_related("task__project").get(pk=live_lease)
         if project is None or current.task.project_id == project.pk:
             return current
-    projects = _eligible_projects(worker, project, now, state=state)
+    projects = _eligible_projects(worker, project, now, state=state, zone=zone)
     for _attempt in range(3):
         try:
             with transaction.atomic():
