@@ -222,9 +222,7 @@ class QualityRow:
     @property
     def is_blocked(self) -> bool:
         # The engine's rule (tasks.services.work): only an upper bound below the minimum blocks.
-        return (
-            self.has_gold and self.estimate.upper < self.project.min_quality and not self.estimate.is_block_waived
-        )
+        return self.has_gold and self.estimate.upper < self.project.min_quality and not self.estimate.is_block_waived
 
 
 def quality_list(*, worker: User) -> list[QualityRow]:

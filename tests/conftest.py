@@ -8,6 +8,9 @@ from django.test import Client
 from tests.workforce.factories import PASSWORD, staff_user
 from workforce.models import Role, User
 
+# ``celery_broker`` and ``celery_worker``: a real Celery worker process for tests marked ``worker``.
+pytest_plugins = ["tests.celery_worker"]
+
 
 @pytest.fixture
 def ops(db: None) -> User:

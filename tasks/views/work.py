@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -27,6 +28,11 @@ from tasks.services import people as people_services
 from tasks.services.timing import heartbeat_record
 from tasks.services.work import WorkRefused, assignment_submit, next_task
 from workforce.permissions import _user, contractor_required
+
+
+def _heartbeat(kind: str, target_id: int) -> dict[str, Any]:
+    """What the page's script needs to send heartbeats for one assignment, attempt or instruction read."""
+    return {"kind": kind, "id": target_id, "seconds": settings.FAIRTASK_HEARTBEAT_SECONDS}
 
 
 def _form_answer(request: HttpRequest, template: str) -> Any:
@@ -86,7 +92,12 @@ def assignment_page(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "tasks/assignment.html",
-        {"assignment": assignment, "view": view, "error": error, "heartbeat": {"kind": "task", "id": assignment.pk}},
+        {
+            "assignment": assignment,
+            "view": view,
+            "error": error,
+            "heartbeat": _heartbeat(ActivityKind.TASK, assignment.pk),
+        },
     )
 
 
@@ -126,7 +137,12 @@ def instructions(request: HttpRequest, project_id: int) -> HttpResponse:
     return render(
         request,
         "tasks/instructions.html",
-        {"project": project, "instruction": current, "read": read, "heartbeat": {"kind": "instruction", "id": read.pk}},
+        {
+            "project": project,
+            "instruction": current,
+            "read": read,
+            "heartbeat": _heartbeat(ActivityKind.INSTRUCTION, read.pk),
+        },
     )
 
 
@@ -169,6 +185,6 @@ def qualification(request: HttpRequest, test_id: int) -> HttpResponse:
             "last": last,
             "questions": test.questions.all() if attempt else [],
             "errors": errors,
-            "heartbeat": {"kind": "qualification", "id": attempt.pk} if attempt else None,
+            "heartbeat": _heartbeat(ActivityKind.QUALIFICATION, attempt.pk) if attempt else None,
         },
     )

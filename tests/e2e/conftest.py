@@ -7,15 +7,17 @@ Nothing here downloads a browser: Playwright launches the system Chromium.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Protocol
 
 import pytest
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.db import connections
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
-from tests.workforce.factories import SkillFactory, legal_documents, staff_user
+from tests.workforce.factories import TOTP_SECRET, SkillFactory, legal_documents, staff_user
 from workforce.models import LegalDocument, Role, Skill, User
 
 CHROMIUM = "/usr/bin/chromium"
@@ -26,6 +28,32 @@ DESKTOP_VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 
 # Every expect() waits at most this long: a broken page fails in seconds, not minutes.
 expect.set_options(timeout=TIMEOUT_MS)
+
+
+def totp_code_now(secret: str = TOTP_SECRET) -> str:
+    """The code an authenticator app would show now (by default for the managers' test secret).
+
+    allauth accepts only the current 30-second window (no tolerance), so near the end of a
+    window wait for the next one rather than race it: at most a five-second pause.
+    """
+    if 30 - time.time() % 30 < 5:
+        time.sleep(30 - time.time() % 30 + 0.2)
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
+def sign_in(page: Page, *, email: str, password: str) -> None:
+    """Sign in through allauth's form (a manager then meets the TOTP step: ``pass_mfa``)."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign In").click()
+
+
+def pass_mfa(page: Page) -> None:
+    """Type the current code from the managers' authenticator into the two-factor form."""
+    expect(page.get_by_role("heading", name="Two-Factor Authentication")).to_be_visible()
+    page.get_by_placeholder("Code").fill(totp_code_now())
+    page.get_by_role("button", name="Sign In").click()
 
 
 class NewPage(Protocol):

@@ -8,17 +8,15 @@ manager. Only the fixtures (documents, a skill, the managers) are made without t
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
 from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.core import mail
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from tests.e2e.conftest import NewPage
-from tests.workforce.factories import PASSWORD, TOTP_SECRET
+from tests.e2e.conftest import NewPage, pass_mfa, sign_in, totp_code_now
+from tests.workforce.factories import PASSWORD
 from workforce.models import (
     Appeal,
     AppealStatus,
@@ -40,30 +38,6 @@ TAX_ID = "DE-123456789"
 APPROVAL_REASON = "All onboarding steps are complete and your profile matches the text classification projects."
 APPEAL_MESSAGE = "Please also record that I label German texts; my approval only mentions text classification."
 ANSWER_REASON = "The approval stands; German is on your profile, so German projects already include you."
-
-
-def totp_code_now(secret: str = TOTP_SECRET) -> str:
-    """The code an authenticator app would show now (by default for the managers' test secret).
-
-    allauth accepts only the current 30-second window (no tolerance), so near the end of a
-    window wait for the next one rather than race it: at most a five-second pause.
-    """
-    if 30 - time.time() % 30 < 5:
-        time.sleep(30 - time.time() % 30 + 0.2)
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
-
-
-def sign_in(page: Page, *, email: str, password: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign In").click()
-
-
-def pass_mfa(page: Page) -> None:
-    expect(page.get_by_role("heading", name="Two-Factor Authentication")).to_be_visible()
-    page.get_by_placeholder("Code").fill(totp_code_now())
-    page.get_by_role("button", name="Sign In").click()
 
 
 def step(key: str) -> str:
@@ -164,7 +138,9 @@ def test_a_contractor_signs_up_onboards_is_approved_appeals_and_reads_the_answer
     # 4. The contractor signs in again elsewhere, reads the decision and its reason, and appeals.
     contractor = new_page(phone=True)
     sign_in(contractor, email=CONTRACTOR_EMAIL, password=CONTRACTOR_PASSWORD)
-    expect(contractor).to_have_url(re.compile(r"/onboarding/$"))
+    # An active contractor lands on Work; the checklist now says they are approved.
+    expect(contractor).to_have_url(re.compile(r"/work/$"))
+    contractor.get_by_role("link", name="Onboarding").click()
     expect(contractor.get_by_text("You are approved and active.")).to_be_visible()
     contractor.get_by_role("link", name="Decisions about me").click()
     card = contractor.locator("li.card").filter(has_text="Approval: approved")

@@ -60,6 +60,7 @@ class Access:
 
 TO_ONBOARDING = Redirect("workforce:onboarding")
 TO_CONTRACTORS = Redirect("workforce:contractor-list")
+TO_WORK = Redirect("tasks:work-home")
 # Contractor pages without an object in the URL: each contractor sees their own.
 CONTRACTOR_PAGE = Access(LOGIN, 200, 200, 403, 403, 403)
 # Pages for operations and auditors; contractors get 403 whatever the object.
@@ -70,7 +71,8 @@ OPS_POST_ONLY = Access(LOGIN, 403, 403, 405, 403, 405, writes=True)
 API_POST_ONLY = Access(403, 405, 405, 405, 405, 405, writes=True)
 
 ACCESS: dict[str, Access] = {
-    "workforce:home": Access(LOGIN, TO_ONBOARDING, TO_ONBOARDING, TO_CONTRACTORS, TO_CONTRACTORS, TO_CONTRACTORS),
+    # Contractor A is still onboarding; contractor B is active, so B's home is Work.
+    "workforce:home": Access(LOGIN, TO_ONBOARDING, TO_WORK, TO_CONTRACTORS, TO_CONTRACTORS, TO_CONTRACTORS),
     "workforce:onboarding": CONTRACTOR_PAGE,
     "workforce:profile-edit": Access(LOGIN, 200, 200, 403, 403, 403, writes=True),
     "workforce:agreements": Access(LOGIN, 200, 200, 403, 403, 403, writes=True),

@@ -125,7 +125,8 @@ def test_a_contractor_is_never_asked_for_mfa() -> None:
     client, response = _sign_in_with_password(profile.user)
     assert response.status_code == 302
     assert response["Location"] == reverse("workforce:home")
-    assert client.get(reverse("workforce:home"))["Location"] == reverse("workforce:onboarding")
+    # An active contractor's home is Work; nothing on the way asks for a second factor.
+    assert client.get(reverse("workforce:home"))["Location"] == reverse("tasks:work-home")
     for name in ("workforce:onboarding", "workforce:my-decisions", "workforce:api-my-profile"):
         assert client.get(reverse(name)).status_code == 200, name
 

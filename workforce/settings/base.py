@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
 from workforce.settings.env import env_bool, env_int, env_list, env_str
 
@@ -46,7 +47,6 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -204,6 +204,14 @@ FAIRTASK_APPEAL_DUE_DAYS = env_int("FAIRTASK_APPEAL_DUE_DAYS", 7, minimum=1)
 FAIRTASK_CONTRACTORS_PER_PAGE = env_int("FAIRTASK_CONTRACTORS_PER_PAGE", 25, minimum=1)
 # Work: idle gaps, caps (wellbeing limits, rule 9), review and qualification timing, imports.
 FAIRTASK_IDLE_GAP_SECONDS = env_int("FAIRTASK_IDLE_GAP_SECONDS", 120, minimum=10)
+# How often a visible work page sends a heartbeat. Slower than the idle gap, every gap would
+# count as idle and no time would be paid, so such a value stops start-up.
+FAIRTASK_HEARTBEAT_SECONDS = env_int("FAIRTASK_HEARTBEAT_SECONDS", 15, minimum=1)
+if FAIRTASK_HEARTBEAT_SECONDS >= FAIRTASK_IDLE_GAP_SECONDS:
+    raise ImproperlyConfigured(
+        f"FAIRTASK_HEARTBEAT_SECONDS ({FAIRTASK_HEARTBEAT_SECONDS}) must be shorter than "
+        f"FAIRTASK_IDLE_GAP_SECONDS ({FAIRTASK_IDLE_GAP_SECONDS}), or no active time is ever counted."
+    )
 FAIRTASK_DAILY_HOUR_CAP = env_int("FAIRTASK_DAILY_HOUR_CAP", 10, minimum=1)
 FAIRTASK_WEEKLY_HOUR_CAP = env_int("FAIRTASK_WEEKLY_HOUR_CAP", 48, minimum=1)
 FAIRTASK_AUTO_APPROVE_DAYS = env_int("FAIRTASK_AUTO_APPROVE_DAYS", 3, minimum=1)

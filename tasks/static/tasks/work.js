@@ -9,6 +9,13 @@
     var url = root.getAttribute("data-heartbeat-url");
     var csrf = (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value;
     var shown = document.getElementById("active-time");
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    // "45 s", "3 min 07 s", "1 h 02 min": the live counter of the time credited so far.
+    var format = function (seconds) {
+      if (seconds < 60) return seconds + " s";
+      if (seconds < 3600) return Math.floor(seconds / 60) + " min " + pad(seconds % 60) + " s";
+      return Math.floor(seconds / 3600) + " h " + pad(Math.floor(seconds % 3600 / 60)) + " min";
+    };
     var beat = function () {
       if (document.visibilityState !== "visible") return;
       fetch(url, {
@@ -18,7 +25,7 @@
         body: JSON.stringify({ kind: kind, id: id })
       }).then(function (r) { return r.ok ? r.json() : null; }).then(function (data) {
         if (data && shown) {
-          shown.textContent = Math.floor(data.active_seconds / 60) + " min " + (data.active_seconds % 60) + " s";
+          shown.textContent = format(data.active_seconds);
         }
       }).catch(function () { /* offline: the next beat tries again */ });
     };
