@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any
 
 from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from tasks.models import ActivitySpan, Answer, Project, QualityEstimate, Task
-from tasks.services.timing import paid_spans
+from tasks.models import ActivitySpan, Answer, Project, ProjectStatus, QualificationTest, QualityEstimate, Task
+from tasks.services.timing import paid_spans, worker_periods
+from tasks.services.work import current_instruction_unread, is_qualified
 from workforce.models import User
 
 ACTIVE_WINDOW = timedelta(minutes=15)
@@ -229,3 +231,62 @@ def quality_list(*, worker: User) -> list[QualityRow]:
     """The worker's own quality estimates, one per project they have answered in."""
     estimates = QualityEstimate.objects.filter(worker=worker).select_related("project").order_by("project__name")
     return [QualityRow(e, e.project) for e in estimates]
+
+
+# Work pages ------------------------------------------------------------------------------
+
+
+@dataclass
+class WorkProjectRow:
+    project: Project
+    is_qualified: bool
+    test: QualificationTest | None
+    unread_instruction: Any
+    seconds_today: int = 0
+    seconds_week: int = 0
+
+
+@dataclass
+class WorkOverview:
+    rows: list[WorkProjectRow] = field(default_factory=list)
+    seconds_today: int = 0
+    seconds_week: int = 0
+    by_kind_today: dict[str, int] = field(default_factory=dict)
+
+
+def work_overview(*, worker: User) -> WorkOverview:
+    """Open projects with what stands between the worker and them, and active time today and this week."""
+    periods = worker_periods(worker)
+    spans = paid_spans(worker=worker)
+    today = dict(
+        spans.filter(started_at__gte=periods.day_start)
+        .values_list("project_id")
+        .annotate(total=Sum("active_seconds"))
+        .values_list("project_id", "total")
+    )
+    week = dict(
+        spans.filter(started_at__gte=periods.week_start)
+        .values_list("project_id")
+        .annotate(total=Sum("active_seconds"))
+        .values_list("project_id", "total")
+    )
+    by_kind = dict(
+        spans.filter(started_at__gte=periods.day_start)
+        .values_list("kind")
+        .annotate(total=Sum("active_seconds"))
+        .values_list("kind", "total")
+    )
+    overview = WorkOverview(seconds_today=sum(today.values()), seconds_week=sum(week.values()), by_kind_today=by_kind)
+    for project in Project.objects.filter(status=ProjectStatus.OPEN).select_related("required_skill"):
+        test = QualificationTest.objects.filter(skill=project.required_skill).first()
+        overview.rows.append(
+            WorkProjectRow(
+                project=project,
+                is_qualified=is_qualified(worker=worker, project=project),
+                test=test,
+                unread_instruction=current_instruction_unread(worker=worker, project=project),
+                seconds_today=today.get(project.pk, 0),
+                seconds_week=week.get(project.pk, 0),
+            )
+        )
+    return overview

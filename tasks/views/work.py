@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from tasks import selectors_work as selectors
+from tasks import selectors
 from tasks.models import (
     ActivityKind,
     Assignment,
