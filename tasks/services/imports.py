@@ -564,6 +564,18 @@ def _apply(
     problems: list[dict[str, Any]] = []
     pending: list[tuple[str, dict[str, Any], Any]] = []
     rows = 0
+    # Row number of each id seen so far: an id names one task, in the file and in the project.
+    seen_ids: dict[str, int] = {}
+
+    def clashes(chunk: list[tuple[str, dict[str, Any], Any]]) -> list[dict[str, Any]]:
+        ids = [external_id for external_id, _data, _gold in chunk if external_id]
+        if not ids:
+            return []
+        taken = Task.objects.filter(project=project, external_id__in=ids).values_list("external_id", flat=True)
+        return [
+            _problem(seen_ids[t], "id", _("id “%(id)s” is already used by a task in this project.") % {"id": t})
+            for t in sorted(set(taken), key=seen_ids.__getitem__)
+        ]
 
     for number, item in _rows(job, binary):
         if number is not None:
@@ -579,10 +591,22 @@ def _apply(
             except SchemaError as exc:
                 problems.append(_problem(number, exc.field, exc.message))
             else:
-                if not problems:  # after the first problem only checking goes on; nothing will be kept
+                first_row = seen_ids.setdefault(external_id, number or 0) if external_id else None
+                if first_row is not None and first_row != (number or 0):
+                    problems.append(
+                        _problem(
+                            number,
+                            "id",
+                            _("id “%(id)s” repeats row %(row)d; each task needs its own id.")
+                            % {"id": external_id, "row": first_row},
+                        )
+                    )
+                elif not problems:  # after the first problem only checking goes on; nothing will be kept
                     pending.append((external_id, data, gold))
                     if len(pending) >= INSERT_CHUNK:
-                        writer.write(pending)
+                        problems.extend(clashes(pending))
+                        if not problems:
+                            writer.write(pending)
                         pending = []
         if len(problems) >= MAX_PROBLEMS:
             break
@@ -590,6 +614,8 @@ def _apply(
             progress.report(rows, binary.tell())
     if not rows and not problems:
         problems.append(_problem(None, "file", _("The file has no tasks in it.")))
+    if not problems:
+        problems.extend(clashes(pending))
     if problems:
         raise _Rejected(problems[:MAX_PROBLEMS], rows)
     writer.write(pending)

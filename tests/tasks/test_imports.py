@@ -672,3 +672,26 @@ def test_exports_never_contain_gold_tasks_or_gold_answers(ops, auditor, login, a
             body = _streamed(client.get(reverse(name, args=[answered["project"].pk])))
             assert str(gold_id) not in {row["task_id"] for row in csv.DictReader(io.StringIO(body))}
             assert "GOLD-SECRET-TEXT" not in body and "gold" not in body.lower()
+
+
+def test_an_id_repeated_in_the_file_names_both_rows_and_nothing_changes(ops, tmp_path, unchanged):
+    p = project()
+    rows = [{"id": "a", "text": "one"}, {"id": "b", "text": "two"}, {"id": "a", "text": "three"}]
+    job = _import(p, _write(tmp_path, "dup.jsonl", _jsonl(rows)), ops)
+    assert job.status == ImportStatus.FAILED
+    assert _problems(job) == [(3, "id")]
+    assert "repeats row 1" in job.errors[0]["message"]
+    unchanged()
+
+
+def test_an_id_already_used_in_the_project_is_refused_and_nothing_changes(ops, tmp_path):
+    p = project()
+    first = _import(p, _write(tmp_path, "first.jsonl", _jsonl([{"id": "x-1", "text": "one"}])), ops)
+    assert first.status == ImportStatus.DONE
+    before = _counts()
+    rows = [{"id": "x-2", "text": "two"}, {"id": "x-1", "text": "again"}]
+    second = _import(p, _write(tmp_path, "second.jsonl", _jsonl(rows)), ops)
+    assert second.status == ImportStatus.FAILED
+    assert _problems(second) == [(2, "id")]
+    assert "already used by a task in this project" in second.errors[0]["message"]
+    assert _counts() == before
