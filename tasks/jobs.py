@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from tasks.models import Project
-from tasks.services.imports import import_run
+from tasks.services.imports import import_run, import_uploads_purge
 from tasks.services.people import answers_auto_approve
 from tasks.services.quality import quality_recompute
 from tasks.services.work import leases_release_expired
@@ -65,3 +65,15 @@ def leases_release_job() -> int:
 def answers_auto_approve_job() -> int:
     """Approve work nobody reviewed within FAIRTASK_AUTO_APPROVE_DAYS."""
     return answers_auto_approve()
+
+
+@shared_task(
+    name="tasks.jobs.import_uploads_purge_job",
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    max_retries=5,
+    retry_backoff=True,
+)
+def import_uploads_purge_job() -> int:
+    """Delete stored task files of finished imports past FAIRTASK_UPLOAD_RETENTION_DAYS."""
+    return import_uploads_purge()

@@ -24,6 +24,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -698,3 +699,24 @@ def import_run(*, job_id: int, progress: ProgressCallback | None = None) -> Impo
         writer.close()
     job.refresh_from_db()
     return job
+
+
+def import_uploads_purge(*, now: datetime | None = None) -> int:
+    """Beat job: delete uploaded files of finished imports after FAIRTASK_UPLOAD_RETENTION_DAYS.
+
+    The job row stays (with its problems and the file's SHA-256 in the audit log); only the
+    stored file goes. Safe to run twice: a purged job has no file path left.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.FAIRTASK_UPLOAD_RETENTION_DAYS)
+    purged = 0
+    finished = ImportJob.objects.filter(
+        status__in=(ImportStatus.DONE, ImportStatus.FAILED), finished_at__lt=cutoff
+    ).exclude(file_path="")
+    for job in finished.iterator(chunk_size=500):
+        Path(job.file_path).unlink(missing_ok=True)
+        ImportJob.objects.filter(pk=job.pk).update(file_path="")
+        purged += 1
+    if purged:
+        with transaction.atomic():
+            audit_record(actor=None, action="imports.purge_uploads", summary={"files": purged, "cutoff": cutoff})
+    return purged

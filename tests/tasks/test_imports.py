@@ -695,3 +695,24 @@ def test_an_id_already_used_in_the_project_is_refused_and_nothing_changes(ops, t
     assert _problems(second) == [(2, "id")]
     assert "already used by a task in this project" in second.errors[0]["message"]
     assert _counts() == before
+
+
+def test_uploaded_files_are_deleted_after_the_retention_period_and_the_job_stays(ops, tmp_path, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks.services.imports import import_uploads_purge
+
+    settings.FAIRTASK_UPLOAD_RETENTION_DAYS = 30
+    p = project()
+    job = _import(p, _write(tmp_path, "keep.jsonl", _jsonl([{"text": "one"}])), ops)
+    stored = Path(job.file_path)
+    assert stored.is_file()
+    assert import_uploads_purge() == 0  # too recent
+    ImportJob.objects.filter(pk=job.pk).update(finished_at=timezone.now() - timedelta(days=31))
+    assert import_uploads_purge() == 1
+    assert not stored.exists()
+    job.refresh_from_db()
+    assert job.file_path == "" and job.status == ImportStatus.DONE
+    assert import_uploads_purge() == 0

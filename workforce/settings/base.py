@@ -172,6 +172,7 @@ CELERY_BEAT_SCHEDULE = {
     "quality-recompute-15min": {"task": "tasks.jobs.quality_recompute_job", "schedule": 900.0},
     "leases-release-every-minute": {"task": "tasks.jobs.leases_release_job", "schedule": 60.0},
     "answers-auto-approve-hourly": {"task": "tasks.jobs.answers_auto_approve_job", "schedule": 3600.0},
+    "import-uploads-purge-daily": {"task": "tasks.jobs.import_uploads_purge_job", "schedule": 86400.0},
 }
 
 REST_FRAMEWORK = {
@@ -217,6 +218,7 @@ FAIRTASK_WEEKLY_HOUR_CAP = env_int("FAIRTASK_WEEKLY_HOUR_CAP", 48, minimum=1)
 FAIRTASK_AUTO_APPROVE_DAYS = env_int("FAIRTASK_AUTO_APPROVE_DAYS", 3, minimum=1)
 FAIRTASK_QUALIFICATION_COOLDOWN_HOURS = env_int("FAIRTASK_QUALIFICATION_COOLDOWN_HOURS", 24, minimum=0)
 FAIRTASK_IMPORT_MAX_BYTES = env_int("FAIRTASK_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
+FAIRTASK_UPLOAD_RETENTION_DAYS = env_int("FAIRTASK_UPLOAD_RETENTION_DAYS", 30, minimum=1)
 FAIRTASK_UPLOAD_DIR = Path(env_str("FAIRTASK_UPLOAD_DIR", str(VAR_DIR / "uploads")))
 
 LOGGING = {
