@@ -9,14 +9,16 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from workforce.services import WRONG_STATE
+
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        if any(error.code == "wrong_state" for errors in getattr(exc, "error_dict", {}).values() for error in errors):
+        if any(error.code == WRONG_STATE for errors in getattr(exc, "error_dict", {}).values() for error in errors):
             field, messages = next(iter(detail.items()))
             return Response(
-                {"message": f"{field}: {messages[0]}", "code": "wrong_state", "extra": {"fields": detail}},
+                {"message": f"{field}: {messages[0]}", "code": WRONG_STATE, "extra": {"fields": detail}},
                 status=409,
             )
         exc = exceptions.ValidationError(detail)

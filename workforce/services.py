@@ -56,7 +56,7 @@ HUMAN_ACTIONS = ("approve", "pause", "reinstate", "offboard")
 WRONG_STATE = "wrong_state"
 
 
-def _wrong_state(field: str, message: str) -> ValidationError:
+def wrong_state(field: str, message: str) -> ValidationError:
     """A request that is fine in itself but conflicts with the object's state (the API answers 409)."""
     return ValidationError({field: ValidationError(message, code=WRONG_STATE)})
 
@@ -133,7 +133,7 @@ def contractor_transition(
     profile = ContractorProfile.objects.select_for_update().select_related("user").get(pk=profile.pk)
     from_states, to_state, kind, outcome = TRANSITIONS[action]
     if profile.state not in from_states:
-        raise _wrong_state(
+        raise wrong_state(
             "action",
             _("%(name)s is %(state)s, so “%(action)s” is not possible.")
             % {"name": profile, "state": profile.get_state_display().lower(), "action": action},
@@ -252,7 +252,7 @@ def profile_update(
         raise ValidationError(errors)
     profile = ContractorProfile.objects.select_for_update().get(pk=profile.pk)
     if profile.state == S.OFFBOARDED:
-        raise _wrong_state("profile", _("An offboarded profile can no longer be edited."))
+        raise wrong_state("profile", _("An offboarded profile can no longer be edited."))
     profile.legal_name = legal_name.strip()
     profile.display_name = display_name.strip()
     profile.country = cleaned["country"]
@@ -334,7 +334,7 @@ def appeal_file(*, decision: Decision, appellant: User, message: str) -> Appeal:
     if decision.kind == DecisionKind.APPEAL:
         raise ValidationError({"decision": _("An appeal outcome is final and cannot be appealed again.")})
     if Appeal.objects.filter(decision=decision).exists():
-        raise _wrong_state("decision", _("You have already appealed this decision."))
+        raise wrong_state("decision", _("You have already appealed this decision."))
     now = timezone.now()
     appeal = Appeal.objects.create(
         decision=decision,
@@ -362,7 +362,7 @@ def appeal_answer(*, appeal: Appeal, actor: User, outcome: str, reason: str) -> 
         raise ValidationError({"outcome": _("Choose whether to uphold or overturn the decision.")})
     appeal = Appeal.objects.select_for_update().select_related("decision", "appellant").get(pk=appeal.pk)
     if appeal.status != AppealStatus.OPEN:
-        raise _wrong_state("appeal", _("This appeal has already been answered."))
+        raise wrong_state("appeal", _("This appeal has already been answered."))
     original = appeal.decision
     if original.decided_by_id == actor.pk:
         raise ValidationError({"appeal": _("You made the original decision; another manager must answer this appeal.")})
@@ -422,7 +422,7 @@ def proposal_resolve(*, proposal: DecisionProposal, actor: User, confirm: bool, 
     note = _require_reason(note)
     proposal = DecisionProposal.objects.select_for_update().get(pk=proposal.pk)
     if proposal.status != ProposalStatus.OPEN:
-        raise _wrong_state("proposal", _("This proposal has already been resolved."))
+        raise wrong_state("proposal", _("This proposal has already been resolved."))
     if confirm:
         profile = ContractorProfile.objects.get(user_id=proposal.subject_id)
         contractor_transition(

@@ -47,6 +47,13 @@ def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, errors)
 
 
+def flash_errors(request: HttpRequest, exc: ValidationError) -> None:
+    """Show each message of a service's ValidationError on the next page (for redirecting views)."""
+    for errors in exc.message_dict.values():
+        for error in errors:
+            messages.error(request, error)
+
+
 def _client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR") or "127.0.0.1"
 
@@ -288,9 +295,7 @@ def contractor_transition(request: HttpRequest, pk: int) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
             )
         except ValidationError as exc:
-            for errors in exc.message_dict.values():
-                for error in errors:
-                    messages.error(request, error)
+            flash_errors(request, exc)
         else:
             messages.success(
                 request, _("Done: %(action)s recorded with your reason.") % {"action": form.cleaned_data["action"]}
@@ -314,9 +319,7 @@ def contractor_bulk(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             messages.error(request, _("Nothing was changed."))
-            for errors in exc.message_dict.values():
-                for error in errors:
-                    messages.error(request, error)
+            flash_errors(request, exc)
         else:
             messages.success(request, _("%(count)d contractors updated.") % {"count": len(done)})
     else:
@@ -344,9 +347,7 @@ def proposal_resolve(request: HttpRequest, pk: int) -> HttpResponse:
             note=form.cleaned_data.get("reason", ""),
         )
     except ValidationError as exc:
-        for errors in exc.message_dict.values():
-            for error in errors:
-                messages.error(request, error)
+        flash_errors(request, exc)
     profile = get_object_or_404(ContractorProfile, user_id=proposal.subject_id)
     return redirect("workforce:contractor-detail", pk=profile.pk)
 

@@ -29,12 +29,8 @@ from tasks.schemas import SchemaError, check_answer
 from tasks.services.timing import worker_zone
 from workforce.audit import audit_record
 from workforce.models import ContractorProfile, ContractorState, Decision, DecisionKind, User
-from workforce.services import decision_record
+from workforce.services import decision_record, wrong_state
 from workforce.signals import decision_overturned
-
-
-def _wrong_state(field: str, message: str) -> ValidationError:
-    return ValidationError({field: ValidationError(message, code="wrong_state")})
 
 
 @transaction.atomic
@@ -60,17 +56,17 @@ def attempt_start(*, worker: User, test: QualificationTest) -> QualificationAtte
     """Start (or resume) a paid qualification attempt; a retake waits for the cool-down."""
     profile = ContractorProfile.objects.filter(user=worker).first()
     if profile is None or profile.state != ContractorState.ACTIVE:
-        raise _wrong_state("test", _("Qualification tests open once you are approved."))
+        raise wrong_state("test", _("Qualification tests open once you are approved."))
     open_attempt = QualificationAttempt.objects.filter(worker=worker, test=test, finished_at__isnull=True).first()
     if open_attempt is not None:
         return open_attempt
     if QualificationAttempt.objects.filter(worker=worker, test=test, is_passed=True).exists():
-        raise _wrong_state("test", _("You have already passed this test."))
+        raise wrong_state("test", _("You have already passed this test."))
     last = QualificationAttempt.objects.filter(worker=worker, test=test).order_by("-finished_at").first()
     cooldown = timedelta(hours=settings.FAIRTASK_QUALIFICATION_COOLDOWN_HOURS)
     if last is not None and last.finished_at is not None and last.finished_at + cooldown > timezone.now():
         retake_at = (last.finished_at + cooldown).astimezone(worker_zone(worker))  # their own clock
-        raise _wrong_state(
+        raise wrong_state(
             "test", _("You can retake this test from %(at)s.") % {"at": retake_at.strftime("%Y-%m-%d %H:%M %Z")}
         )
     attempt = QualificationAttempt.objects.create(worker=worker, test=test)
@@ -85,7 +81,7 @@ def attempt_submit(*, attempt_id: int, worker: User, answers: dict[str, Any]) ->
     if attempt is None or attempt.worker_id != worker.pk:
         raise Http404
     if attempt.finished_at is not None:
-        raise _wrong_state("attempt", _("This attempt is already finished."))
+        raise wrong_state("attempt", _("This attempt is already finished."))
     test = attempt.test
     questions = list(test.questions.all())
     errors: dict[str, str] = {}
@@ -150,7 +146,7 @@ def answer_review(*, answer_id: int, reviewer: User, approve: bool, code: str = 
     if answer is None:
         raise Http404
     if answer.review_status != ReviewStatus.PENDING:
-        raise _wrong_state("answer", _("This answer has already been reviewed."))
+        raise wrong_state("answer", _("This answer has already been reviewed."))
     now = timezone.now()
     if approve:
         answer.review_status = ReviewStatus.APPROVED
@@ -198,7 +194,7 @@ def fraud_mark(*, assignment_id: int, actor: User, reason: str) -> FraudMark:
     if assignment is None:
         raise Http404
     if FraudMark.objects.filter(assignment=assignment, is_active=True).exists():
-        raise _wrong_state("assignment", _("This assignment is already marked as fraud."))
+        raise wrong_state("assignment", _("This assignment is already marked as fraud."))
     decision = decision_record(
         subject=assignment.worker,
         kind=DecisionKind.FRAUD,

@@ -28,6 +28,7 @@ from tasks.models import (
     QualificationAttempt,
 )
 from workforce.models import ContractorProfile, User
+from workforce.services import wrong_state
 
 
 def _whole_seconds(delta: timedelta) -> int:
@@ -74,9 +75,7 @@ def heartbeat_record(*, worker: User, kind: str, target_id: int, at: datetime | 
         if assignment is None or assignment.worker_id != worker.pk:
             raise Http404
         if assignment.status != AssignmentStatus.LEASED or assignment.expires_at < now:
-            raise ValidationError(
-                {"assignment": ValidationError(_("This task is no longer yours to work on."), code="wrong_state")}
-            )
+            raise wrong_state("assignment", _("This task is no longer yours to work on."))
         span = assignment.spans.order_by("-last_beat_at", "-pk").first()
         return _extend_or_start(
             span, now, worker=worker, kind=kind, assignment=assignment, project_id=assignment.task.project_id
@@ -86,9 +85,7 @@ def heartbeat_record(*, worker: User, kind: str, target_id: int, at: datetime | 
         if attempt is None or attempt.worker_id != worker.pk:
             raise Http404
         if attempt.finished_at is not None:
-            raise ValidationError(
-                {"attempt": ValidationError(_("This qualification attempt is already finished."), code="wrong_state")}
-            )
+            raise wrong_state("attempt", _("This qualification attempt is already finished."))
         return _extend_or_start(
             attempt.spans.order_by("-last_beat_at", "-pk").first(), now, worker=worker, kind=kind, attempt=attempt
         )

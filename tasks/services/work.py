@@ -38,6 +38,7 @@ from tasks.schemas import SchemaError, check_answer
 from tasks.services.timing import Periods, active_seconds, worker_periods
 from workforce.audit import audit_record
 from workforce.models import ContractorProfile, ContractorState, User
+from workforce.services import wrong_state
 
 # Gold tasks are shown to every worker once; their overlap is effectively unlimited.
 GOLD_OVERLAP = 2_000_000_000
@@ -461,23 +462,17 @@ def assignment_submit(*, assignment_id: int, worker: User, value: Any) -> Submit
         existing = Answer.objects.get(pk=row.answer_pk)
         if existing.value == clean:
             return SubmitResult(existing, created=False)
-        raise ValidationError(
-            {"answer": ValidationError(_("You already submitted an answer to this task."), code="wrong_state")}
-        )
+        raise wrong_state("answer", _("You already submitted an answer to this task."))
     now = timezone.now()
     if assignment.status != AssignmentStatus.LEASED or assignment.expires_at < now:
         minutes = active_seconds(worker=worker, since=assignment.leased_at, assignment=assignment) // 60
-        raise ValidationError(
-            {
-                "assignment": ValidationError(
-                    _(
-                        "Your lease on this task ended at %(at)s, so the answer was not saved. "
-                        "The %(m)d minutes you spent on it are still paid."
-                    )
-                    % {"at": _fmt(assignment.expires_at), "m": minutes},
-                    code="wrong_state",
-                )
-            }
+        raise wrong_state(
+            "assignment",
+            _(
+                "Your lease on this task ended at %(at)s, so the answer was not saved. "
+                "The %(m)d minutes you spent on it are still paid."
+            )
+            % {"at": _fmt(assignment.expires_at), "m": minutes},
         )
     answer = Answer.objects.create(
         assignment=assignment, task_id=assignment.task_id, worker=worker, value=clean, submitted_at=now

@@ -14,6 +14,7 @@ from tasks.models import Answer, Project, RejectionCode, ReviewStatus
 from tasks.presenters import WORKER_VISIBLE_KEYS
 from tasks.services.people import answer_review, fraud_mark
 from workforce.permissions import _user, role_required
+from workforce.views import flash_errors
 
 
 @role_required(read=True)
@@ -52,9 +53,7 @@ def review_answer(request: HttpRequest, pk: int) -> HttpResponse:
             message=request.POST.get("message", ""),
         )
     except ValidationError as exc:
-        for msgs in exc.message_dict.values():
-            for m in msgs:
-                messages.error(request, m)
+        flash_errors(request, exc)
     else:
         messages.success(request, _("Review saved."))
     return redirect("tasks:review-queue")
@@ -66,9 +65,7 @@ def assignment_fraud(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         fraud_mark(assignment_id=pk, actor=_user(request), reason=request.POST.get("reason", ""))
     except ValidationError as exc:
-        for msgs in exc.message_dict.values():
-            for m in msgs:
-                messages.error(request, m)
+        flash_errors(request, exc)
     else:
         messages.success(request, _("Fraud finding recorded; the contractor can read it and appeal."))
     return redirect("tasks:review-queue")

@@ -28,6 +28,7 @@ from tasks.services import people as people_services
 from tasks.services.timing import heartbeat_record
 from tasks.services.work import WorkRefused, assignment_submit, next_task
 from workforce.permissions import _user, contractor_required
+from workforce.views import flash_errors
 
 
 def _heartbeat(kind: str, target_id: int) -> dict[str, Any]:
@@ -156,9 +157,7 @@ def qualification(request: HttpRequest, test_id: int) -> HttpResponse:
         try:
             people_services.attempt_start(worker=worker, test=test)
         except ValidationError as exc:
-            for msgs in exc.message_dict.values():
-                for m in msgs:
-                    messages.error(request, m)
+            flash_errors(request, exc)
         return redirect("tasks:qualification", test_id=test.pk)
     if request.method == "POST" and attempt is not None:
         answers = {
