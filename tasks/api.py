@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -25,7 +29,14 @@ from tasks.serializers import (
 )
 from tasks.services.people import answer_review
 from tasks.services.timing import heartbeat_record
-from tasks.services.work import WorkRefused, assignment_submit, next_task
+from tasks.services.work import (
+    SubmitResult,
+    WorkRefused,
+    assignment_submit,
+    assignment_submit_by_token,
+    next_task,
+    next_task_by_token,
+)
 from workforce.api import _user
 from workforce.permissions import can_read_people
 
@@ -60,12 +71,72 @@ class BatchListApi(APIView):
         return Response(BatchOutput(batches, many=True).data)
 
 
+# The fast path of the two calls an annotator makes in a loop, next task and submit. A plain
+# request from a contractor's API token (well-formed JSON, valid input, nothing to refuse
+# but a WorkRefused) is served without DRF's request cycle: the token is resolved in the same
+# query as the worker's standing (services.work), instead of a query of its own. Any other
+# request, and any plain one the fast path finds irregular before it changes anything, goes
+# through the full DRF view, so every error keeps its one shape and message. Both paths run
+# the same rules; tests/tasks/test_api.py drives them side by side.
+def _fast_input(request: HttpRequest) -> tuple[str, dict[str, Any]] | None:
+    """The token key and the JSON object of a plain token request, else None."""
+    keyword, _space, key = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if keyword.lower() != "token" or not key or " " in key or request.method != "POST":
+        return None
+    if request.content_type != "application/json":
+        return None
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return None
+    return (key, body) if isinstance(body, dict) else None
+
+
+def _json(body: Any, status_code: int) -> HttpResponse:
+    # Serialized as DRF's JSON renderer does, so that both paths answer byte for byte alike.
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return HttpResponse(payload.encode(), status=status_code, content_type="application/json")
+
+
+def _refusal(refusal: WorkRefused) -> dict[str, Any]:
+    return {
+        "message": refusal.message,
+        "code": refusal.code,
+        "retry_at": refusal.retry_at.isoformat() if refusal.retry_at else None,
+        "extra": {},
+    }
+
+
 def _require_contractor(request: Request) -> None:
     if not _user(request).is_contractor:
         raise PermissionDenied("Only contractors take tasks.")
 
 
 class NextTaskApi(APIView):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return self._fast(request) or super().dispatch(request, *args, **kwargs)
+
+    def _fast(self, request: HttpRequest) -> HttpResponse | None:
+        plain = _fast_input(request)
+        if plain is None:
+            return None
+        key, body = plain
+        data = NextTaskInput(data=body)
+        if not data.is_valid():
+            return None
+        project = None
+        if data.validated_data.get("project"):
+            project = (
+                Project.objects.exclude(status=ProjectStatus.DRAFT).filter(pk=data.validated_data["project"]).first()
+            )
+            if project is None:
+                return None
+        try:
+            assignment = next_task_by_token(key=key, project=project)
+        except WorkRefused as refusal:
+            return _json(_refusal(refusal), status.HTTP_409_CONFLICT)
+        return None if assignment is None else _json(task_for_worker(assignment), status.HTTP_200_OK)
+
     @extend_schema(request=NextTaskInput, responses={200: AssignmentOutput, 409: RefusalOutput})
     def post(self, request: Request) -> Response:
         """Lease the next task, or say why there is none and when to come back."""
@@ -80,20 +151,30 @@ class NextTaskApi(APIView):
         try:
             assignment = next_task(worker=_user(request), project=project)
         except WorkRefused as refusal:
-            return Response(
-                {
-                    "message": refusal.message,
-                    "code": refusal.code,
-                    "retry_at": refusal.retry_at.isoformat() if refusal.retry_at else None,
-                    "extra": {},
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
+            return Response(_refusal(refusal), status=status.HTTP_409_CONFLICT)
         # next_task returns the assignment with its task and project loaded.
         return Response(task_for_worker(assignment))
 
 
+def _submitted(result: SubmitResult) -> dict[str, Any]:
+    return {"answer": result.answer.pk, "value": result.answer.value, "created": result.created}
+
+
 class SubmitApi(APIView):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return self._fast(request, kwargs["pk"]) or super().dispatch(request, *args, **kwargs)
+
+    def _fast(self, request: HttpRequest, pk: int) -> HttpResponse | None:
+        plain = _fast_input(request)
+        if plain is None:
+            return None
+        key, body = plain
+        data = SubmitInput(data=body)
+        if not data.is_valid():
+            return None
+        result = assignment_submit_by_token(key=key, assignment_id=pk, value=data.validated_data["answer"])
+        return None if result is None else _json(_submitted(result), status.HTTP_201_CREATED)
+
     @extend_schema(request=SubmitInput, responses={200: None, 201: None})
     def post(self, request: Request, pk: int) -> Response:
         """Submit an answer; repeating the same submit returns the stored answer (idempotent)."""
@@ -101,8 +182,7 @@ class SubmitApi(APIView):
         data = SubmitInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = assignment_submit(assignment_id=pk, worker=_user(request), value=data.validated_data["answer"])
-        body = {"answer": result.answer.pk, "value": result.answer.value, "created": result.created}
-        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        return Response(_submitted(result), status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
 class HeartbeatApi(APIView):

@@ -4,7 +4,8 @@ Sixteen threads, each with its own database connection, play sixteen contractors
 and submit tasks as fast as they can until the engine says there is nothing left for them.
 The main test (overlap 1 and 3) proves the claim is safe with the engine as it is; the
 control runs take the guards away one at a time and show the race they stop. Collisions
-are counted by wrapping ``_claim`` in a pass-through counter: the real claim still runs.
+are counted by wrapping ``_claim`` in a pass-through counter: the real claim still runs,
+and each constraint refusal it meets is counted on its way to the engine's retry.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Count, F
 
 from tasks.models import Answer, Assignment, Project, Task
@@ -29,41 +30,32 @@ THREADS = 16
 TASKS = 1000
 CONTROL_TASKS = 200
 
-ClaimFn = Callable[..., Task | None]
+ClaimFn = Callable[..., Assignment | None]
 
 
 @dataclass
 class Run:
-    """What the threads saw: tasks handed out, claims refused by a constraint, retries."""
+    """What the threads saw: tasks handed out, claims a constraint refused, retries."""
 
     assignments: int = 0
-    claimed_rows: int = 0
+    collisions: int = 0
     busy: int = 0
     errors: list[BaseException] = field(default_factory=list)
     guard: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def collisions(self) -> int:
-        """Rows a claim picked that never became an assignment: a constraint refused them."""
-        return self.claimed_rows - self.assignments
-
 
 def _counting(claim: ClaimFn, run: Run) -> ClaimFn:
-    """Pass every call through unchanged, counting the rows the claim returned."""
+    """Pass every call through unchanged, counting the claims a database constraint refused."""
 
-    def counted(*args: Any, **kwargs: Any) -> Task | None:
-        task = claim(*args, **kwargs)
-        if task is not None:
+    def counted(*args: Any, **kwargs: Any) -> Assignment | None:
+        try:
+            return claim(*args, **kwargs)
+        except IntegrityError:
             with run.guard:
-                run.claimed_rows += 1
-        return task
+                run.collisions += 1
+            raise
 
     return counted
-
-
-def _claim_without_lock(worker: User, projects: list[Project], *, gold: bool) -> Task | None:
-    """The engine's claim query with ``FOR UPDATE SKIP LOCKED`` taken out (control runs only)."""
-    return work._open_tasks(worker, projects, gold=gold).first()
 
 
 def _drain(workers: list[User], run: Run) -> Run:
@@ -154,7 +146,8 @@ def test_without_the_lock_claims_collide_and_the_constraints_refuse_every_extra_
     """
     _p, workers = _setup(overlap, CONTROL_TASKS)
     run = Run()
-    monkeypatch.setattr(work, "_claim", _counting(_claim_without_lock, run))
+    monkeypatch.setattr(work, "_CLAIM_LOCK", "")  # the claim without FOR UPDATE SKIP LOCKED
+    monkeypatch.setattr(work, "_claim", _counting(work._claim, run))
     _drain(workers, run)
     _report("no lock", overlap, run)
 
@@ -190,7 +183,8 @@ def test_without_the_lock_and_the_constraint_tasks_are_over_assigned(without_the
     overlap = 1
     _p, workers = _setup(overlap, CONTROL_TASKS)
     run = Run()
-    monkeypatch.setattr(work, "_claim", _counting(_claim_without_lock, run))
+    monkeypatch.setattr(work, "_CLAIM_LOCK", "")  # the claim without FOR UPDATE SKIP LOCKED
+    monkeypatch.setattr(work, "_claim", _counting(work._claim, run))
     _drain(workers, run)
     _report("no lock, no constraint", overlap, run)
 
