@@ -220,6 +220,9 @@ FAIRTASK_QUALIFICATION_COOLDOWN_HOURS = env_int("FAIRTASK_QUALIFICATION_COOLDOWN
 FAIRTASK_IMPORT_MAX_BYTES = env_int("FAIRTASK_IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
 FAIRTASK_UPLOAD_RETENTION_DAYS = env_int("FAIRTASK_UPLOAD_RETENTION_DAYS", 30, minimum=1)
 FAIRTASK_UPLOAD_DIR = Path(env_str("FAIRTASK_UPLOAD_DIR", str(VAR_DIR / "uploads")))
+# Payments: an FX rate older than this many days before the day it is asked for is refused, so
+# a floor is never converted at a stale rate without anyone noticing (rule 2).
+FAIRTASK_FX_MAX_AGE_DAYS = env_int("FAIRTASK_FX_MAX_AGE_DAYS", 7, minimum=0)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,1 @@
+"""Writes for the payments app, one module per sub-domain (``ledger``, ``fx``)."""
