@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+import stripe
 from django.test import Client
 
+from tests.fakes.stripe_server import FakeStripe
 from tests.workforce.factories import PASSWORD, staff_user
 from workforce.models import Role, User
 
@@ -37,6 +39,18 @@ def login() -> Callable[[User], Client]:
         return client
 
     return make
+
+
+@pytest.fixture
+def stripe_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
+    """A local Stripe API for one test (``tests/fakes/stripe_server.py``), stopped afterwards.
+
+    The SDK sleeps at least half a second before each retry; here it sleeps 10 ms, so a test
+    that makes it retry stays fast. When and how it retries is still the SDK's own logic.
+    """
+    monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.01)
+    with FakeStripe() as fake:
+        yield fake
 
 
 __all__ = ["PASSWORD"]
