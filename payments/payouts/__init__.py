@@ -1,0 +1,1 @@
+"""Payouts: exactly once, through Stripe Connect or a manual bank file."""
