@@ -26,14 +26,15 @@ urlpatterns: list[URLPattern] = [
     path("ops/imports/<int:pk>/status.json", imports.import_status, name="import-status"),
 ]
 
-# REST API under /api/v1/ (see tasks/api.py).
+# REST API under /api/v1/ (see tasks/api.py). The calls an annotator makes in a loop come
+# first, and the API before the pages: Django tries patterns in order, on every request.
 api_urlpatterns: list[URLPattern] = [
-    path("projects/", api.ProjectListApi.as_view(), name="project-list"),
-    path("projects/<int:pk>/", api.ProjectDetailApi.as_view(), name="project-detail"),
-    path("projects/<int:pk>/batches/", api.BatchListApi.as_view(), name="batch-list"),
     path("next-task/", api.NextTaskApi.as_view(), name="next-task"),
     path("assignments/<int:pk>/submit/", api.SubmitApi.as_view(), name="submit"),
     path("heartbeat/", api.HeartbeatApi.as_view(), name="heartbeat"),
+    path("projects/", api.ProjectListApi.as_view(), name="project-list"),
+    path("projects/<int:pk>/", api.ProjectDetailApi.as_view(), name="project-detail"),
+    path("projects/<int:pk>/batches/", api.BatchListApi.as_view(), name="batch-list"),
     path("answers/<int:pk>/review/", api.ReviewApi.as_view(), name="review"),
     path("projects/<int:pk>/imports/", api_imports.ImportCreateApi.as_view(), name="import-create"),
     path("imports/<int:pk>/", api_imports.ImportDetailApi.as_view(), name="import-detail"),
@@ -41,4 +42,4 @@ api_urlpatterns: list[URLPattern] = [
     path("projects/<int:pk>/export.csv", api_imports.ExportCsvApi.as_view(), name="export-csv"),
 ]
 
-urlpatterns = [*urlpatterns, path("api/v1/", include((api_urlpatterns, "api")))]  # type: ignore[list-item]
+urlpatterns = [path("api/v1/", include((api_urlpatterns, "api"))), *urlpatterns]  # type: ignore[list-item]

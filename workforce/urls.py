@@ -41,8 +41,9 @@ api_patterns = [
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 urlpatterns = [
-    path("", include(([*portal_patterns, path("api/v1/", include(api_patterns))], "workforce"))),
+    # Tasks first: its API holds the hot paths (see tasks/urls.py); no two apps share a path.
     path("", include("tasks.urls")),
+    path("", include(([*portal_patterns, path("api/v1/", include(api_patterns))], "workforce"))),
     path("", include("payments.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
