@@ -160,8 +160,12 @@ class AssignmentStatus(models.TextChoices):
 
 
 class Assignment(models.Model):
-    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="assignments")
-    worker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    # No single-column indexes on the two keys: assignment_one_per_worker starts with task and
+    # assignment_worker_status with worker, and every claim and submit writes each index.
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="assignments", db_index=False)
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments", db_index=False
+    )
     status = models.CharField(max_length=10, choices=AssignmentStatus.choices, default=AssignmentStatus.LEASED)
     leased_at = models.DateTimeField(default=dj_timezone.now)
     expires_at = models.DateTimeField()
@@ -173,7 +177,10 @@ class Assignment(models.Model):
             models.UniqueConstraint(fields=["task", "worker"], name="assignment_one_per_worker"),
         ]
         indexes: ClassVar[list[models.Index]] = [
-            models.Index(fields=["status", "expires_at"], name="assignment_lease_expiry"),
+            # Only live leases expire: the release job's index leaves every finished assignment out.
+            models.Index(
+                fields=["expires_at"], name="assignment_lease_expiry", condition=Q(status=AssignmentStatus.LEASED)
+            ),
             models.Index(fields=["worker", "status"], name="assignment_worker_status"),
         ]
 
