@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PG_VERSION = $(shell ls /etc/postgresql 2>/dev/null | head -n1)
 
-.PHONY: install run worker test lint services chromium clean
+.PHONY: install run worker test lint services chromium pango clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
+run: install pango
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
@@ -37,13 +37,17 @@ services:
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
+# WeasyPrint (pay statements, report PDFs) draws text with the system's Pango.
+pango:
+	@ldconfig -p | grep -q libpangoft2-1.0.so.0 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
+
 lint: install services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	DJANGO_SETTINGS_MODULE=workforce.settings.test $(PY) manage.py makemigrations --check --dry-run
 
-test: install services chromium lint
+test: install services chromium pango lint
 	$(VENV)/bin/pytest
 
 clean:
