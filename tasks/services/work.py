@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +20,15 @@ from typing import Any, TypeVar
 import psycopg
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Exists, F, Field, Model, OuterRef, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -324,6 +333,10 @@ class _Worker:
         return bool(self.user.is_active) and self.user.is_contractor
 
 
+# One server-binding cursor per database connection, kept with it (a worker thread has one).
+_cursors: weakref.WeakKeyDictionary[psycopg.Connection[Any], psycopg.Cursor[Any]] = weakref.WeakKeyDictionary()
+
+
 def _hot(query: str, params: Sequence[Any], *, read: bool = False) -> list[tuple[Any, ...]]:
     """Run one statement of the claim or submit path and return its rows.
 
@@ -334,25 +347,28 @@ def _hot(query: str, params: Sequence[Any], *, read: bool = False) -> list[tuple
     a read once on a fresh connection when the kept one turns out to be closed; a write is
     never retried here: it fails the request, which the client repeats.
     """
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(query, params)
-            return cursor.fetchall() if cursor.description else []
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the ``connection`` proxy looks it up again
+    if db.vendor != "postgresql":
+        with db.cursor() as plain:
+            plain.execute(query, params)
+            return plain.fetchall() if plain.description else []
     for attempt in (1, 2):
-        connection.ensure_connection()
-        raw = connection.connection
-        if raw.prepare_threshold is None:
+        db.ensure_connection()
+        raw = db.connection
+        cursor = _cursors.get(raw)
+        if cursor is None or cursor.closed:
             # Django turns preparing off for the connection; its own cursors bind on the client
             # and never prepare whatever this says, so only statements run here are prepared.
             raw.prepare_threshold = 5
+            cursor = _cursors[raw] = psycopg.Cursor(raw)
         try:
-            with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+            with db.wrap_database_errors:
                 cursor.execute(query, params, prepare=True)
                 return cursor.fetchall()
         except (OperationalError, InterfaceError):
-            if attempt == 2 or not read or connection.in_atomic_block:
+            if attempt == 2 or not read or db.in_atomic_block:
                 raise
-            connection.close()
+            db.close()
     raise AssertionError("unreachable")
 
 
@@ -361,25 +377,25 @@ _CONVERTERS: dict[tuple[str, type[Model]], list[tuple[Any, list[Any]]]] = {}
 
 def _instance(model: type[M], fields: list[Field[Any, Any]], values: Sequence[Any]) -> M:
     """A model instance from the columns of a plain query, decoded as the ORM would (JSON, dates)."""
-    key = (connection.vendor, model)
+    db = connections[DEFAULT_DB_ALIAS]
+    key = (db.vendor, model)
     if key not in _CONVERTERS:
         columns = [f.get_col(model._meta.db_table) for f in fields]
-        _CONVERTERS[key] = [
-            (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)) for col in columns
-        ]
+        _CONVERTERS[key] = [(col, db.ops.get_db_converters(col) + col.get_db_converters(db)) for col in columns]
     decoded = []
     for value, (col, converters) in zip(values, _CONVERTERS[key], strict=True):
         for convert in converters:
-            value = convert(value, col, connection)
+            value = convert(value, col, db)
         decoded.append(value)
-    return model.from_db(connection.alias, [f.attname for f in fields], decoded)
+    return model.from_db(db.alias, [f.attname for f in fields], decoded)
 
 
 def _worker_load(*, me: int | str, now: datetime, project: Project | None) -> _Worker | None:
     """Run ``_WORKER_SQL`` for a worker id (or an API token key, a ``str``); None if nobody matches."""
+    db = connections[DEFAULT_DB_ALIAS]
     by_token = isinstance(me, str)
     query = _WORKER_QUERIES[(by_token, project is not None)]
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = db.ops.adapt_datetimefield_value
     day_bound = adapt(now - _DAY_BOUND)
     params = [
         AssignmentStatus.LEASED.value,
@@ -400,7 +416,7 @@ def _worker_load(*, me: int | str, now: datetime, project: Project | None) -> _W
     first = rows[0]
     user = User(id=first[0], is_active=first[1], role=first[2], is_superuser=first[3])
     user._state.adding = False
-    user._state.db = connection.alias
+    user._state.db = db.alias
     n = len(_PROJECT_FIELDS)
     projects = []
     for row in rows:
@@ -536,11 +552,12 @@ SELECT l.id, l.expires_at, {columns} FROM leased l JOIN bumped t ON t.id = l.tas
 
 def _claim(worker: User, projects: list[Project], now: datetime, *, gold: bool) -> Assignment | None:
     """Lease the first open task of these projects for this worker, or None when none is free."""
+    db = connections[DEFAULT_DB_ALIAS]
     placeholders = ", ".join(["%s"] * len(projects))
     pick_params: list[Any] = [*(p.pk for p in projects), gold, worker.pk]
-    if connection.vendor == "postgresql":
+    if db.vendor == "postgresql":
         pick = _PICK_SQL.format(columns="t.id", projects=placeholders, lock=_CLAIM_LOCK)
-        at = connection.ops.adapt_datetimefield_value(now)
+        at = db.ops.adapt_datetimefield_value(now)
         rows = _hot(
             _CLAIM_PG_SQL.format(pick=pick, columns=_TASK_COLUMNS),
             [*pick_params, worker.pk, AssignmentStatus.LEASED.value, at, at],
@@ -551,7 +568,7 @@ def _claim(worker: User, projects: list[Project], now: datetime, *, gold: bool) 
         task = _instance(Task, _TASK_FIELDS, task_values)
     else:
         # SQLite (the embedded default) has no row locks and runs one writer at a time.
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             cursor.execute(_PICK_SQL.format(columns=_TASK_COLUMNS, projects=placeholders, lock=""), pick_params)
             row = cursor.fetchone()
         if row is None:
@@ -572,7 +589,7 @@ def _claim(worker: User, projects: list[Project], now: datetime, *, gold: bool) 
         expires_at=expires_at,
     )
     assignment._state.adding = False
-    assignment._state.db = connection.alias
+    assignment._state.db = db.alias
     return assignment
 
 
@@ -585,7 +602,7 @@ def _execute(query: str, params: list[Any]) -> None:
 def _atomic_statement() -> Any:
     """A savepoint around a one-statement write only inside a transaction: on its own (autocommit)
     a statement is atomic already, and BEGIN and COMMIT would cost two more round trips."""
-    return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    return transaction.atomic() if connections[DEFAULT_DB_ALIAS].in_atomic_block else contextlib.nullcontext()
 
 
 def next_task(*, worker: User, project: Project | None = None) -> Assignment:
@@ -743,7 +760,8 @@ def assignment_submit_by_token(*, key: str, assignment_id: int, value: Any) -> S
     active contractor's, the assignment theirs and live, no answer stored yet, and the answer
     fits the schema. In every other case it returns None having changed nothing, and the
     caller answers through the full API stack and ``assignment_submit``, which explain."""
-    if connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
         return None
     rows = _hot(_SUBMIT_READ_SQL, [assignment_id, key], read=True)
     if not rows:
@@ -760,8 +778,8 @@ def assignment_submit_by_token(*, key: str, assignment_id: int, value: Any) -> S
         clean = _answer_clean(template, schema, value)
     except ValidationError:
         return None
-    at = connection.ops.adapt_datetimefield_value(now)
-    stored = _ANSWER_VALUE.get_db_prep_save(clean, connection)
+    at = db.ops.adapt_datetimefield_value(now)
+    stored = _ANSWER_VALUE.get_db_prep_save(clean, db)
     with _atomic_statement():
         written = _hot(
             _SUBMIT_WRITE_SQL,
@@ -783,7 +801,7 @@ def assignment_submit_by_token(*, key: str, assignment_id: int, value: Any) -> S
         id=written[0][0], assignment_id=assignment_id, task_id=written[0][1], worker=user, value=clean, submitted_at=now
     )
     answer._state.adding = False
-    answer._state.db = connection.alias
+    answer._state.db = db.alias
     return SubmitResult(answer, created=True)
 
 
