@@ -39,7 +39,7 @@ chromium:
 
 # WeasyPrint (pay statements, report PDFs) draws text with the system's Pango.
 pango:
-	@ldconfig -p | grep -q libpangoft2-1.0.so.0 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
+	@(ldconfig -p | grep -q libpangoft2-1.0.so.0 && ldconfig -p | grep -q libharfbuzz-subset.so.0) || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 
 lint: install services
 	$(VENV)/bin/ruff check .
@@ -64,3 +64,11 @@ bench-import: install services
 .PHONY: bench-assign
 bench-assign: install services
 	$(PY) -m tests.bench.bench_assign
+
+# The weekly close: 100,000 contractors and 10,000,000 work and time records (times BENCH_SCALE),
+# loaded with COPY, closed by manage.py close_period and summed by a raw SQL aggregate in the same
+# run. BENCH_DATABASE_URL names the scratch database it drops and recreates
+# (default postgres://postgres@/fairtask_bench_close).
+.PHONY: bench-close
+bench-close: install services
+	$(PY) -m tests.bench.bench_close

@@ -9,11 +9,12 @@ import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
-from payments.models import EntryKind, FxRate, LedgerEntry, PayPeriod, PolicyFloor, WageFloor
+from payments.models import CloseRun, CloseStatus, EntryKind, FxRate, LedgerEntry, PayPeriod, PolicyFloor, WageFloor
 from payments.money import Money, currency_check
 from workforce.models import User
 
@@ -223,3 +224,57 @@ def period_total(*, contractor: User, period: PayPeriod, kinds: Iterable[str] | 
         wanted = list(kinds)
         entries = entries.filter(Q(kind__in=wanted) | Q(kind=EntryKind.REVERSAL, reverses__kind__in=wanted))
     return _totals(entries)
+
+
+# Pay periods and the close -------------------------------------------------------------------
+
+
+def period_list() -> QuerySet[PayPeriod]:
+    """Every pay period, newest first."""
+    return PayPeriod.objects.order_by("-start")
+
+
+def close_run_list(*, period: PayPeriod) -> QuerySet[CloseRun]:
+    """A period's close runs, newest first, with who started them."""
+    return CloseRun.objects.filter(period=period).select_related("started_by").order_by("-started_at", "-pk")
+
+
+def close_exceptions_open(*, period: PayPeriod) -> list[dict[str, Any]]:
+    """The exceptions still open: those of the period's latest finished run (a full close or a retry).
+
+    A retry covers exactly the contractors whose exceptions were open, so its own list is what
+    remains; while a run is still going, the list is that of the run before it.
+    """
+    last = CloseRun.objects.filter(period=period, status=CloseStatus.DONE).order_by("-finished_at", "-pk").first()
+    return list(last.exceptions) if last is not None else []
+
+
+def close_run_status(*, run: CloseRun) -> dict[str, Any]:
+    """What the close page's progress bar polls, and what any API would show, so the numbers agree."""
+    return {
+        "id": run.pk,
+        "period": run.period_id,
+        "status": run.status,
+        "status_display": run.get_status_display(),
+        "is_finished": run.status != CloseStatus.RUNNING,
+        "is_retry": run.is_retry,
+        "total": run.total,
+        "done": run.done,
+        "percent": run.percent,
+        "entries_posted": run.entries_posted,
+        "exceptions": len(run.exceptions),
+        "attempts": run.attempts,
+        "updated_at": run.updated_at.isoformat(),
+        "error": run.error,
+    }
+
+
+def period_entry_totals(*, period: PayPeriod) -> list[dict[str, Any]]:
+    """The period's ledger per kind and currency: entries and their sum (what the close page shows)."""
+    return list(
+        LedgerEntry.objects.filter(period=period)
+        .order_by()
+        .values("kind", "currency")
+        .annotate(entries=Count("id"), total_minor=Sum("amount_minor"))
+        .order_by("kind", "currency")
+    )
