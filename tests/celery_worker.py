@@ -92,47 +92,62 @@ def _drop_broker_connections() -> None:
 
 
 @pytest.fixture
-def celery_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def celery_broker_url() -> str:
+    """The Redis database the broker fixtures use; a test module may override it to use its own."""
+    return BROKER_URL
+
+
+@pytest.fixture
+def celery_broker(monkeypatch: pytest.MonkeyPatch, celery_broker_url: str) -> Iterator[str]:
     """Point this process's Celery app at the dedicated Redis database, emptied first."""
-    client = redis.Redis.from_url(BROKER_URL)
+    client = redis.Redis.from_url(celery_broker_url)
     client.flushdb()
     # Celery prefers a CELERY_BROKER_URL in the environment, then reads Django's settings live
     # (CELERY_ names win over its own conf keys), so overriding both is enough once its cached
     # connections are forgotten.
-    monkeypatch.setenv("CELERY_BROKER_URL", BROKER_URL)
-    with override_settings(CELERY_BROKER_URL=BROKER_URL, CELERY_TASK_ALWAYS_EAGER=False):
+    monkeypatch.setenv("CELERY_BROKER_URL", celery_broker_url)
+    with override_settings(CELERY_BROKER_URL=celery_broker_url, CELERY_TASK_ALWAYS_EAGER=False):
         _drop_broker_connections()
-        assert celery_app.conf.broker_url == BROKER_URL
+        assert celery_app.conf.broker_url == celery_broker_url
         try:
-            yield BROKER_URL
+            yield celery_broker_url
         finally:
             _drop_broker_connections()
             client.flushdb()
             client.close()
 
 
-@pytest.fixture
-def celery_worker(transactional_db: None, celery_broker: str, tmp_path: Path) -> Iterator[Worker]:
-    """A real ``celery worker`` on the test database; stopped (and killed if need be) afterwards.
+@contextmanager
+def worker_process(
+    *,
+    broker_url: str,
+    tmp_path: Path,
+    extra_env: dict[str, str] | None = None,
+    pool: str = "solo",
+    name: str = "worker",
+) -> Iterator[Worker]:
+    """Start ``celery worker`` on the test database and wait until it is ready; stop it on the way out.
 
-    It depends on ``transactional_db``, so it stops before the database is flushed: the rows it
-    works on are committed ones, and it must not be halfway through a job when they go.
+    ``extra_env`` adds variables (e.g. where Stripe is); ``pool="prefork"`` runs the job in a
+    child process, whose death the parent notices (``reject_on_worker_lost``). Its log is
+    ``<tmp_path>/<name>.log``.
     """
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
         "DJANGO_SETTINGS_MODULE": "workforce.settings.test",
         "DATABASE_URL": worker_database_url(),
-        "CELERY_BROKER_URL": celery_broker,
+        "CELERY_BROKER_URL": broker_url,
         "FAIRTASK_VAR_DIR": str(tmp_path),
+        **(extra_env or {}),
     }
-    log_path = tmp_path / "worker.log"
+    log_path = tmp_path / f"{name}.log"
     command = [
         str(Path(sys.executable).parent / "celery"),
         "-A",
         "workforce",
         "worker",
-        "--pool=solo",
+        f"--pool={pool}",
         "--concurrency=1",
         "--without-mingle",
         "--without-gossip",
@@ -150,6 +165,17 @@ def celery_worker(transactional_db: None, celery_broker: str, tmp_path: Path) ->
         yield running
     finally:
         _stop(process)
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, celery_broker: str, tmp_path: Path) -> Iterator[Worker]:
+    """A real ``celery worker`` on the test database; stopped (and killed if need be) afterwards.
+
+    It depends on ``transactional_db``, so it stops before the database is flushed: the rows it
+    works on are committed ones, and it must not be halfway through a job when they go.
+    """
+    with worker_process(broker_url=celery_broker, tmp_path=tmp_path) as running:
+        yield running
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from workforce.models import (
@@ -70,7 +72,7 @@ def onboarding_checklist(*, profile: ContractorProfile) -> list[ChecklistStep]:
             "status": tax_form.get_status_display().lower(),
             "last4": tax_form.tax_id_last4,
         }
-    return [
+    steps = [
         ChecklistStep(
             "profile",
             _("Profile"),
@@ -103,6 +105,26 @@ def onboarding_checklist(*, profile: ContractorProfile) -> list[ChecklistStep]:
             required=False,
         ),
     ]
+    return _with_app_steps(steps, profile)
+
+
+def _with_app_steps(steps: list[ChecklistStep], profile: ContractorProfile) -> list[ChecklistStep]:
+    """Add the steps of the apps built on workforce (``FAIRTASK_ONBOARDING_STEPS``).
+
+    Each entry is the dotted path of a callable ``(profile) -> ChecklistStep | None``. A step
+    whose key is already on the list replaces it in place (e.g. payments' real "payout" step
+    for the placeholder above); any other is appended. None adds nothing.
+    """
+    for path in settings.FAIRTASK_ONBOARDING_STEPS:
+        step = import_string(path)(profile)
+        if step is None:
+            continue
+        keys = [s.key for s in steps]
+        if step.key in keys:
+            steps[keys.index(step.key)] = step
+        else:
+            steps.append(step)
+    return steps
 
 
 def contractor_list(
