@@ -12,7 +12,16 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from payments.models import FxRate, LedgerEntry, PayPeriod, PolicyFloor, WageFloor
+from payments.models import (
+    CloseRun,
+    FraudExclusion,
+    FxRate,
+    LedgerEntry,
+    PayPeriod,
+    PolicyFloor,
+    QualityTier,
+    WageFloor,
+)
 from workforce.admin import AuditedAdmin, ReadOnlyAdmin
 from workforce.models import User
 
@@ -105,3 +114,32 @@ class FxRateAdmin(ReferenceDataAdmin):
     list_filter = ("base", "quote")
     search_fields = ("base", "quote", "source")
     date_hierarchy = "date"
+
+
+# The payouts package registers its own models (payments/payouts/admin.py).
+from payments.payouts import admin as payouts_admin  # noqa: E402,F401
+
+
+@admin.register(QualityTier)
+class QualityTierAdmin(ReferenceDataAdmin):
+    """Quality tiers are pay settings: operations add and change them here; every save is audited."""
+
+    list_display = ("project", "kind", "threshold", "multiplier", "note")
+    list_filter = ("kind", "project")
+    search_fields = ("project__name", "note")
+    list_select_related = ("project",)
+    readonly_fields = ("created_at",)
+
+
+@admin.register(CloseRun)
+class CloseRunAdmin(ServiceWrittenAdmin):
+    list_display = ("period", "status", "done", "total", "entries_posted", "attempts", "started_at", "finished_at")
+    list_filter = ("status",)
+    list_select_related = ("period",)
+
+
+@admin.register(FraudExclusion)
+class FraudExclusionAdmin(ServiceWrittenAdmin):
+    list_display = ("period", "contractor", "fraud_mark", "project", "seconds")
+    list_select_related = ("period", "contractor", "project")
+    search_fields = ("contractor__email",)

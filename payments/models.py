@@ -15,6 +15,7 @@ import pycountry
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
@@ -327,3 +328,169 @@ class FxRate(models.Model):
         self.quote = (self.quote or "").strip().upper()
         if self.base and self.base == self.quote:
             raise ValidationError({"quote": _("The quote currency must differ from the base currency.")})
+
+
+# Quality tiers --------------------------------------------------------------------------------
+
+
+class TierKind(models.TextChoices):
+    BONUS = "bonus", _("Bonus")
+    PENALTY = "penalty", _("Penalty")
+
+
+class QualityTier(models.Model):
+    """A quality bonus or penalty on a project's piece earnings (rule 3).
+
+    A bonus applies when the LOWER bound of the contractor's quality interval on the project
+    is above ``threshold``; a penalty only when the UPPER bound is below it, so noise in a
+    small sample never costs anyone money. ``multiplier`` scales the period's piece earnings:
+    a bonus of 1.10 adds 10 %, a penalty of 0.95 takes 5 %.
+    """
+
+    project = models.ForeignKey("tasks.Project", on_delete=models.PROTECT, related_name="quality_tiers")
+    kind = models.CharField(max_length=10, choices=TierKind.choices)
+    threshold = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text=_("A quality between 0 and 1, e.g. 0.9000."),
+    )
+    multiplier = models.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        help_text=_("Factor on the period's piece earnings: above 1 for a bonus (1.1000), below 1 for a penalty."),
+    )
+    note = models.TextField(help_text=_("Why this tier exists, in words the contractor reads on their statement."))
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["project", "kind", "threshold"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["project", "kind", "threshold"], name="qualitytier_one_per_threshold"),
+            models.CheckConstraint(condition=Q(kind__in=TierKind.values), name="qualitytier_kind_valid"),
+            models.CheckConstraint(condition=Q(threshold__gte=0, threshold__lte=1), name="qualitytier_threshold_0_1"),
+            models.CheckConstraint(
+                condition=Q(kind=TierKind.BONUS, multiplier__gt=1)
+                | Q(kind=TierKind.PENALTY, multiplier__gte=0, multiplier__lt=1),
+                name="qualitytier_multiplier_matches_kind",
+            ),
+            models.CheckConstraint(condition=Q(note__regex=r"\S"), name="qualitytier_has_note"),
+        ]
+
+    def __str__(self) -> str:
+        bound = "lower bound >" if self.kind == TierKind.BONUS else "upper bound <"
+        return f"{self.get_kind_display()} x{self.multiplier} on {self.project} when {bound} {self.threshold}"
+
+    def clean(self) -> None:
+        if self.kind == TierKind.BONUS and self.multiplier is not None and self.multiplier <= 1:
+            raise ValidationError({"multiplier": _("A bonus multiplies piece earnings by more than 1, e.g. 1.10.")})
+        if self.kind == TierKind.PENALTY and self.multiplier is not None and not 0 <= self.multiplier < 1:
+            raise ValidationError(
+                {"multiplier": _("A penalty multiplies piece earnings by at least 0 and less than 1, e.g. 0.95.")}
+            )
+        if self.project_id is None or self.threshold is None:
+            return
+        # A penalty threshold above a bonus threshold would let one interval earn both at once.
+        others = QualityTier.objects.filter(project_id=self.project_id).exclude(pk=self.pk)
+        if self.kind == TierKind.PENALTY and others.filter(kind=TierKind.BONUS, threshold__lt=self.threshold).exists():
+            raise ValidationError(
+                {"threshold": _("A penalty threshold must not be above a bonus threshold of the same project.")}
+            )
+        if self.kind == TierKind.BONUS and others.filter(kind=TierKind.PENALTY, threshold__gt=self.threshold).exists():
+            raise ValidationError(
+                {"threshold": _("A bonus threshold must not be below a penalty threshold of the same project.")}
+            )
+
+
+# The weekly close -----------------------------------------------------------------------------
+
+
+class CloseStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Stopped; run the close again to resume")
+
+
+class CloseRun(models.Model):
+    """One run of a period's close, and the durable state that lets a crashed run resume.
+
+    Contractors are closed in chunks of ascending id; each chunk's ledger entries, its
+    exceptions and ``cursor`` (the last contractor id it covered) commit together, so running
+    the close again continues after ``cursor`` and never posts a chunk twice. An empty
+    ``contractor_ids`` means every contractor; a list is a retry of those contractors only.
+    """
+
+    period = models.ForeignKey(PayPeriod, on_delete=models.PROTECT, related_name="close_runs")
+    status = models.CharField(max_length=10, choices=CloseStatus.choices, default=CloseStatus.RUNNING)
+    contractor_ids = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(default=dj_timezone.now)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    job = models.CharField(max_length=100, blank=True, help_text=_("The job that started the run, if no person did."))
+    attempts = models.PositiveIntegerField(
+        default=0, help_text=_("How many times a worker took the run up; more than 1 means it was resumed.")
+    )
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0, help_text=_("The highest contractor id already closed."))
+    entries_posted = models.PositiveBigIntegerField(default=0)
+    exceptions = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-started_at", "-id"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            # Two live runs of one period would race for the same contractors.
+            models.UniqueConstraint(
+                fields=["period"], condition=Q(status=CloseStatus.RUNNING), name="closerun_one_running_per_period"
+            ),
+            models.CheckConstraint(condition=Q(status__in=CloseStatus.values), name="closerun_status_valid"),
+            models.CheckConstraint(condition=Q(done__lte=models.F("total")), name="closerun_done_within_total"),
+            models.CheckConstraint(
+                condition=Q(started_by__isnull=False) | ~Q(job=""), name="closerun_names_who_started_it"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Close of {self.period} ({self.get_status_display()}, {self.done}/{self.total})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == CloseStatus.DONE:
+            return 100
+        return min(100, int(100 * self.done / self.total)) if self.total else 0
+
+    @property
+    def is_retry(self) -> bool:
+        return bool(self.contractor_ids)
+
+
+class FraudExclusion(models.Model):
+    """Task time a close left unpaid because of an active fraud mark (rule 1).
+
+    If an appeal later overturns the finding, the next close pays the time back once
+    (ledger key ``restored:<id>``) and counts it in that period's paid hours.
+    """
+
+    period = models.ForeignKey(PayPeriod, on_delete=models.PROTECT, related_name="fraud_exclusions")
+    contractor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    fraud_mark = models.ForeignKey("tasks.FraudMark", on_delete=models.PROTECT, related_name="+")
+    project = models.ForeignKey("tasks.Project", on_delete=models.PROTECT, related_name="+")
+    seconds = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["period", "contractor"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["period", "fraud_mark"], name="fraudexclusion_once_per_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seconds}s of {self.contractor_id} excluded in {self.period} (mark {self.fraud_mark_id})"
+
+
+from payments.payouts.models import *  # noqa: E402,F403  (models live in the payouts package)
+from payments.audits.models import *  # noqa: E402,F403  (models live in the audits package)

@@ -5,7 +5,9 @@ email to the console. ``DATABASE_URL`` and ``CELERY_BROKER_URL`` switch to Postg
 Redis. ``workforce.settings.production`` tightens everything for a real deployment.
 """
 
+import re
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 import django_stubs_ext
@@ -173,6 +175,12 @@ CELERY_BEAT_SCHEDULE = {
     "leases-release-every-minute": {"task": "tasks.jobs.leases_release_job", "schedule": 60.0},
     "answers-auto-approve-hourly": {"task": "tasks.jobs.answers_auto_approve_job", "schedule": 3600.0},
     "import-uploads-purge-daily": {"task": "tasks.jobs.import_uploads_purge_job", "schedule": 86400.0},
+    # Resumes payouts left pending by a run whose worker died (same idempotency key, so never twice).
+    "payouts-resume-15min": {"task": "payments.payouts.jobs.payouts_resume_job", "schedule": 900.0},
+    # Closes every pay period that is over; a second run while one is busy does nothing (advisory lock).
+    "pay-periods-close-hourly": {"task": "payments.jobs.periods_close_due_job", "schedule": 3600.0},
+    # Runs every compliance check; operations managers are emailed the new findings only.
+    "audits-run-daily": {"task": "payments.audits.jobs.audit_run_job", "schedule": 86400.0},
 }
 
 REST_FRAMEWORK = {
@@ -223,6 +231,61 @@ FAIRTASK_UPLOAD_DIR = Path(env_str("FAIRTASK_UPLOAD_DIR", str(VAR_DIR / "uploads
 # Payments: an FX rate older than this many days before the day it is asked for is refused, so
 # a floor is never converted at a stale rate without anyone noticing (rule 2).
 FAIRTASK_FX_MAX_AGE_DAYS = env_int("FAIRTASK_FX_MAX_AGE_DAYS", 7, minimum=0)
+# The one currency the organisation pays in: every project's rates are in it, and wage floors
+# in other currencies are converted into it at the rate of the period's last day.
+FAIRTASK_PAY_CURRENCY = env_str("FAIRTASK_PAY_CURRENCY", "USD").strip().upper()
+if not re.fullmatch(r"[A-Z]{3}", FAIRTASK_PAY_CURRENCY):
+    raise ImproperlyConfigured(
+        f"FAIRTASK_PAY_CURRENCY must be a three-letter ISO 4217 code such as USD (got {FAIRTASK_PAY_CURRENCY!r})."
+    )
+# Pay periods are weeks starting on this weekday (0 = Monday … 6 = Sunday) at midnight in FAIRTASK_PAY_TIMEZONE.
+FAIRTASK_PAY_WEEK_START = env_int("FAIRTASK_PAY_WEEK_START", 0, minimum=0)
+if FAIRTASK_PAY_WEEK_START > 6:
+    raise ImproperlyConfigured(
+        f"FAIRTASK_PAY_WEEK_START must be 0 (Monday) to 6 (Sunday) (got {FAIRTASK_PAY_WEEK_START})."
+    )
+FAIRTASK_PAY_TIMEZONE = env_str("FAIRTASK_PAY_TIMEZONE", "UTC")
+try:
+    ZoneInfo(FAIRTASK_PAY_TIMEZONE)
+except (ZoneInfoNotFoundError, ValueError) as _exc:
+    raise ImproperlyConfigured(
+        f"FAIRTASK_PAY_TIMEZONE must be an IANA time zone such as UTC or Europe/Berlin (got {FAIRTASK_PAY_TIMEZONE!r})."
+    ) from _exc
+# Overtime policy: a premium of half the regular rate for every hour over 40 in a pay week.
+FAIRTASK_OVERTIME_PREMIUM = env_bool("FAIRTASK_OVERTIME_PREMIUM", False)
+# The close handles this many contractors per transaction: a crash loses at most one chunk's work.
+FAIRTASK_CLOSE_CHUNK_SIZE = env_int("FAIRTASK_CLOSE_CHUNK_SIZE", 2000, minimum=1)
+# Tests only: sleep this long after each committed chunk, so a test can kill a worker mid-close.
+FAIRTASK_CLOSE_CHUNK_PAUSE_MS = env_int("FAIRTASK_CLOSE_CHUNK_PAUSE_MS", 0, minimum=0)
+# Onboarding checklist steps that other apps add (``(profile) -> ChecklistStep | None``), so
+# workforce shows them without importing the apps that build on it.
+FAIRTASK_ONBOARDING_STEPS = ["payments.payouts.selectors.payout_account_step"]
+# Payouts (rule 6). Nothing here calls Stripe: the client is built on the first payout call.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "https://api.stripe.com").rstrip("/")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 30, minimum=1)
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2, minimum=0)
+# Where contractors set up payouts: "stripe_connect" (Express accounts) or "bank_file".
+FAIRTASK_PAYOUT_PROVIDER = env_str("FAIRTASK_PAYOUT_PROVIDER", "stripe_connect")
+if FAIRTASK_PAYOUT_PROVIDER not in ("stripe_connect", "bank_file"):
+    raise ImproperlyConfigured(
+        f"FAIRTASK_PAYOUT_PROVIDER must be stripe_connect or bank_file (got {FAIRTASK_PAYOUT_PROVIDER!r})."
+    )
+# The smallest payout, in minor units of the run's currency (1000 = 10.00 USD): smaller
+# balances wait for the next run, so fees do not eat small payouts.
+FAIRTASK_PAYOUT_MINIMUM_MINOR = env_int("FAIRTASK_PAYOUT_MINIMUM_MINOR", 1000, minimum=1)
+# Tests only: a file path. The first payout call to return stops its worker right there (it
+# writes its pid into the file and sleeps), so a test can kill it between the provider's
+# answer and the database update. Empty (the default) turns the hook off.
+FAIRTASK_PAYOUT_TEST_HOLD_FILE = env_str("FAIRTASK_PAYOUT_TEST_HOLD_FILE", "")
+# Compliance audits: the daily run re-checks this many of the latest closed periods (a run after
+# a close checks that period), and payouts made in the last FAIRTASK_AUDIT_PAYOUT_DAYS days.
+FAIRTASK_AUDIT_PERIODS = env_int("FAIRTASK_AUDIT_PERIODS", 8, minimum=1)
+FAIRTASK_AUDIT_PAYOUT_DAYS = env_int("FAIRTASK_AUDIT_PAYOUT_DAYS", 60, minimum=1)
+# The auditor portal counts a payout as late when it was paid more than this many days after
+# the close of the period it pays out (or is still unpaid that long after).
+FAIRTASK_AUDIT_LATE_PAYOUT_DAYS = env_int("FAIRTASK_AUDIT_LATE_PAYOUT_DAYS", 7, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,1 @@
+"""Pay statements (page and PDF), the earnings page, and “how my pay is computed”."""

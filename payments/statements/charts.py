@@ -1,0 +1,85 @@
+"""The earnings page's chart: effective hourly pay per week against the wage floor (inline SVG)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from tasks.charts import ACCENT, BAD, GRID, MUTED, _frame, _n, _next_id
+
+
+def hourly_against_floor(
+    *, weeks: Sequence[tuple[str, Decimal | None, Decimal | None]], unit: str, title: str, desc: str
+) -> SafeString:
+    """A bar per week (effective hourly after top-up) and a dashed mark at that week's floor."""
+    chart_id = _next_id("hourly")
+    width, height = 640, 220
+    left, right, top, bottom = 56, 8, 10, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [v for _label, a, f in weeks for v in (a, f) if v is not None]
+    peak = max(values, default=Decimal(1)) * Decimal("1.15") or Decimal(1)
+    body: list[str] = []
+    for i in range(5):
+        value = peak * i / 4
+        y = top + plot_h - plot_h * i / 4
+        body.append(
+            format_html(
+                '<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="{c}"/>'
+                '<text x="{tx}" y="{ty}" text-anchor="end" fill="{m}">{v}</text>',
+                x1=left,
+                x2=width - right,
+                y=_n(y),
+                c=GRID,
+                tx=left - 6,
+                ty=_n(y + 4),
+                m=MUTED,
+                v=f"{value:.2f}",
+            )
+        )
+    slot = plot_w / max(1, len(weeks))
+    bar_w = max(2.0, slot * 0.6)
+    for i, (label, actual, floor) in enumerate(weeks):
+        x = left + slot * i + (slot - bar_w) / 2
+        if actual is not None:
+            h = float(plot_h * actual / peak)
+            body.append(
+                format_html(
+                    '<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{c}"><title>{label}: {v} {u}</title></rect>',
+                    x=_n(x),
+                    y=_n(top + plot_h - h),
+                    w=_n(bar_w),
+                    h=_n(h),
+                    c=ACCENT,
+                    label=label,
+                    v=f"{actual:.2f}",
+                    u=unit,
+                )
+            )
+        if floor is not None:
+            y = top + plot_h - float(plot_h * floor / peak)
+            body.append(
+                format_html(
+                    '<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="{c}" stroke-width="3" stroke-dasharray="4 2">'
+                    "<title>{label}: floor {v} {u}</title></line>",
+                    x1=_n(x - 3),
+                    x2=_n(x + bar_w + 3),
+                    y=_n(y),
+                    c=BAD,
+                    label=label,
+                    v=f"{floor:.2f}",
+                    u=unit,
+                )
+            )
+        body.append(
+            format_html(
+                '<text x="{x}" y="{y}" text-anchor="middle" fill="{m}">{label}</text>',
+                x=_n(x + bar_w / 2),
+                y=height - 8,
+                m=MUTED,
+                label=label,
+            )
+        )
+    return _frame(chart_id, width, height, title, desc, body, "chart-bars")
