@@ -25,6 +25,9 @@ class ProjectAdmin(AuditedAdmin):
     list_filter = ("status", "template", "is_sensitive", "required_skill")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+    # Pay is set on the project's pay page (payments.services.rates.project_pay_set), which checks the
+    # currency against the organisation's pay currency and audits the change; never edited here.
+    readonly_fields = ("currency", "piece_rate_minor", "hourly_rate_minor")
 
 
 @admin.register(InstructionVersion)

@@ -21,6 +21,7 @@ from payments.services.rates import (
 from tasks.models import Project
 from tests.payments.work import person, skill, tier
 from tests.tasks.factories import project
+from tests.workforce.factories import staff_user
 from workforce.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -219,3 +220,14 @@ def test_a_tier_that_cannot_work_is_refused_naming_the_field(kind, threshold, mu
     with pytest.raises(ValidationError) as exc:
         candidate.full_clean()
     assert field in exc.value.message_dict
+
+
+def test_the_admin_shows_a_projects_pay_read_only_so_it_is_only_set_through_the_pay_page(login):
+    admin = staff_user(is_staff=True, is_superuser=True)
+    p = project(piece_rate_minor=5, hourly_rate_minor=1500)
+    page = login(admin).get(reverse("admin:tasks_project_change", args=[p.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    for field in ("currency", "piece_rate_minor", "hourly_rate_minor"):
+        assert f'name="{field}"' not in html
+    assert 'name="overlap"' in html  # the rest of the project stays editable here
