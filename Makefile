@@ -72,3 +72,10 @@ bench-assign: install services
 .PHONY: bench-close
 bench-close: install services
 	$(PY) -m tests.bench.bench_close
+
+# The fair-wage CSV of bench-close's week (100,000 contractors × BENCH_SCALE) against `psql \copy` of the
+# same rows, in one run. Reuses bench-close's database (BENCH_DATABASE_URL, default
+# postgres://postgres@/fairtask_bench_close) when its week is closed with wage checks, else builds it.
+.PHONY: bench-report
+bench-report: install services
+	$(PY) -m tests.bench.bench_report

@@ -492,5 +492,60 @@ class FraudExclusion(models.Model):
         return f"{self.seconds}s of {self.contractor_id} excluded in {self.period} (mark {self.fraud_mark_id})"
 
 
+class WageCheckStatus(models.TextChoices):
+    COMPLETE = "complete", _("Complete")
+    PENDING = "pending", _("Pending: the top-up waits for a fix")
+
+
+class WageCheck(models.Model):
+    """The close's record of one contractor's floor comparison for a period (rule 2).
+
+    Written by the close for every contractor it prices, in the same transaction as their
+    ledger entries, and upserted on (period, contractor) so a resumed or retried close ends
+    with the same row. Amounts are in the pay currency (``currency``); floors cite their rows.
+    Reports, statements and audits read it instead of pricing the week again.
+    """
+
+    period = models.ForeignKey(PayPeriod, on_delete=models.PROTECT, related_name="wage_checks")
+    contractor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    jurisdiction = models.CharField(max_length=10, blank=True)
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    task_seconds = models.BigIntegerField(default=0, help_text=_("Task time paid, after fraud exclusions."))
+    qualification_seconds = models.BigIntegerField(default=0)
+    instruction_seconds = models.BigIntegerField(default=0)
+    excluded_seconds = models.BigIntegerField(default=0, help_text=_("Task time a fraud finding left unpaid."))
+    paid_seconds = models.BigIntegerField(default=0)
+    tasks_paid = models.IntegerField(default=0, help_text=_("Approved answers paid in this close."))
+    earnings_minor = models.BigIntegerField(default=0, help_text=_("Before the top-up; bonuses and penalties in."))
+    topup_minor = models.BigIntegerField(default=0)
+    overtime_minor = models.BigIntegerField(default=0)
+    required_minor = models.BigIntegerField(null=True, blank=True, help_text=_("Floor x hours, rounded up."))
+    floor_hourly_minor = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
+    statutory = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    policy = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    fx = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    effective_hourly_before_minor = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
+    effective_hourly_after_minor = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
+    is_compliant = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=WageCheckStatus.choices, default=WageCheckStatus.COMPLETE)
+    problem = models.TextField(blank=True)
+    updated_at = models.DateTimeField(default=dj_timezone.now)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["period", "contractor"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["period", "contractor"], name="wagecheck_one_per_period"),
+            models.CheckConstraint(condition=Q(status__in=WageCheckStatus.values), name="wagecheck_status_valid"),
+            models.CheckConstraint(condition=Q(topup_minor__gte=0, overtime_minor__gte=0), name="wagecheck_no_debit"),
+            models.CheckConstraint(
+                condition=Q(status=WageCheckStatus.COMPLETE) | ~Q(problem=""), name="wagecheck_pending_says_why"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Wage check of {self.contractor_id} in {self.period_id} ({self.status})"
+
+
 from payments.audits.models import *  # noqa: E402,F403  (models live in the audits package)
 from payments.payouts.models import *  # noqa: E402,F403  (models live in the payouts package)
+from payments.reports.models import *  # noqa: E402,F403  (models live in the reports package)

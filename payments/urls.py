@@ -9,6 +9,7 @@ app_name = "payments"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("payments.payouts.urls")),
     path("", include("payments.transparency.urls")),
+    path("ops/", include("payments.reports.urls")),
     path("", include("payments.statements.urls")),
     path("", include("payments.audits.urls")),
     path("ops/pay-periods/", views.pay_period_list, name="pay-period-list"),

@@ -181,6 +181,8 @@ CELERY_BEAT_SCHEDULE = {
     "pay-periods-close-hourly": {"task": "payments.jobs.periods_close_due_job", "schedule": 3600.0},
     # Runs every compliance check; operations managers are emailed the new findings only.
     "audits-run-daily": {"task": "payments.audits.jobs.audit_run_job", "schedule": 86400.0},
+    # Removes fair-wage report files past FAIRTASK_REPORT_RETENTION_DAYS; rows and hashes stay.
+    "reports-purge-daily": {"task": "payments.reports.jobs.reports_purge_job", "schedule": 86400.0},
 }
 
 REST_FRAMEWORK = {
@@ -293,3 +295,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+# Fair-wage reports: real names only with this AND the payments.view_real_names permission.
+FAIRTASK_REPORT_REAL_NAMES = env_bool("FAIRTASK_REPORT_REAL_NAMES", False)
+FAIRTASK_REPORT_RETENTION_DAYS = env_int("FAIRTASK_REPORT_RETENTION_DAYS", 365, minimum=1)
+FAIRTASK_REPORT_DIR = Path(env_str("FAIRTASK_REPORT_DIR", str(VAR_DIR / "reports")))
+# The version a report says made it; empty = the installed package's version (pyproject.toml).
+FAIRTASK_VERSION = env_str("FAIRTASK_VERSION", "")

@@ -49,11 +49,12 @@ def unpaid_time_check(scope: Scope) -> list[Draft]:
     for period in scope.periods:
         rows = _unpaid(period)
         if model is not None and rows:
-            # A contractor the close compared with the floor is accounted for, even with nothing to pay yet.
+            # A contractor the close compared with the floor is accounted for, even with nothing to pay yet;
+            # a pending comparison (the top-up waits on a close exception) is not, and is reported below.
             checked = set(
-                model._default_manager.filter(period=period, contractor_id__in=[c for c, _s, _x in rows]).values_list(
-                    "contractor_id", flat=True
-                )
+                model._default_manager.filter(
+                    period=period, status="complete", contractor_id__in=[c for c, _s, _x in rows]
+                ).values_list("contractor_id", flat=True)
             )
             rows = [row for row in rows if row[0] not in checked]
         waiting = {int(e["contractor"]): str(e.get("message", "")) for e in close_exceptions_open(period=period)}

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import connection
 
-from payments.services.close.pricing import Line
+from payments.services.close.pricing import Check, Line
 
 JOB = "payments.close"
 
@@ -83,3 +83,72 @@ def lines_post(period_id: int, lines: list[tuple[int, Line]], currency: str) -> 
                 )
         cursor.execute(POST_SQL, {"period": period_id, "job": JOB})
         return int(cursor.rowcount)
+
+
+CHECK_STAGE_SQL = """
+CREATE TEMP TABLE IF NOT EXISTS payments_wagecheck_stage (
+    contractor_id bigint, jurisdiction varchar(10), task_seconds bigint, qualification_seconds bigint,
+    instruction_seconds bigint, excluded_seconds bigint, paid_seconds bigint, tasks_paid integer,
+    earnings_minor bigint, topup_minor bigint, overtime_minor bigint, required_minor bigint,
+    floor_hourly_minor numeric(20, 4), statutory jsonb, policy jsonb, fx jsonb,
+    effective_hourly_before_minor numeric(20, 4), effective_hourly_after_minor numeric(20, 4),
+    is_compliant boolean, problem text
+) ON COMMIT DELETE ROWS
+"""
+CHECK_COLUMNS = (
+    "contractor_id, jurisdiction, task_seconds, qualification_seconds, instruction_seconds, excluded_seconds, "
+    "paid_seconds, tasks_paid, earnings_minor, topup_minor, overtime_minor, required_minor, floor_hourly_minor, "
+    "statutory, policy, fx, effective_hourly_before_minor, effective_hourly_after_minor, is_compliant, problem"
+)
+_CHECK_UPDATED = [c.strip() for c in CHECK_COLUMNS.split(",")][1:]
+# A resumed or retried close prices the contractor again: the row then says what the ledger now holds.
+# Column names are the constants above, never input.
+CHECK_POST_SQL = f"""
+INSERT INTO payments_wagecheck (period_id, currency, status, updated_at, {CHECK_COLUMNS})
+SELECT %(period)s, %(currency)s, CASE WHEN problem = '' THEN 'complete' ELSE 'pending' END, now(), {CHECK_COLUMNS}
+FROM payments_wagecheck_stage
+ON CONFLICT (period_id, contractor_id) DO UPDATE SET
+    currency = EXCLUDED.currency, status = EXCLUDED.status, updated_at = EXCLUDED.updated_at,
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in _CHECK_UPDATED)}
+"""  # noqa: S608
+
+
+def checks_post(period_id: int, checks: list[tuple[int, Check]], currency: str) -> None:
+    """Record every priced contractor's floor comparison (``WageCheck``): one COPY and one upsert.
+
+    Must run inside the chunk's transaction, with the chunk's ledger entries.
+    """
+    if not checks:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(CHECK_STAGE_SQL)
+        # Empty at every commit, but a caller's transaction (a test) may stage two closes in one.
+        cursor.execute("TRUNCATE payments_wagecheck_stage")
+        raw: Any = cursor.cursor
+        with raw.copy(f"COPY payments_wagecheck_stage ({CHECK_COLUMNS}) FROM STDIN") as copy:
+            for contractor, k in checks:
+                copy.write_row(
+                    (
+                        contractor,
+                        k.jurisdiction,
+                        k.task_seconds,
+                        k.qualification_seconds,
+                        k.instruction_seconds,
+                        k.excluded_seconds,
+                        k.paid_seconds,
+                        k.tasks_paid,
+                        k.earnings_minor,
+                        k.topup_minor,
+                        k.overtime_minor,
+                        k.required_minor,
+                        k.floor_hourly_minor,
+                        k.statutory,
+                        k.policy,
+                        k.fx,
+                        k.effective_before,
+                        k.effective_after,
+                        k.is_compliant,
+                        k.problem,
+                    )
+                )
+        cursor.execute(CHECK_POST_SQL, {"period": period_id, "currency": currency})

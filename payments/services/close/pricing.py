@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -101,11 +101,37 @@ class Line:
     source_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Check:
+    """The contractor's floor comparison as the close records it (``WageCheck``); JSON fields as text."""
+
+    jurisdiction: str
+    task_seconds: int
+    qualification_seconds: int
+    instruction_seconds: int
+    excluded_seconds: int
+    paid_seconds: int
+    tasks_paid: int
+    earnings_minor: int
+    topup_minor: int = 0
+    overtime_minor: int = 0
+    required_minor: int | None = None
+    floor_hourly_minor: str | None = None
+    statutory: str | None = None
+    policy: str | None = None
+    fx: str | None = None
+    effective_before: str | None = None
+    effective_after: str | None = None
+    is_compliant: bool = False
+    problem: str = ""
+
+
 @dataclass
 class Outcome:
     lines: list[Line] = field(default_factory=list)
     exclusions: list[tuple[int, int, int]] = field(default_factory=list)  # (fraud mark, project, seconds)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (code, message)
+    check: Check | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +192,7 @@ class Pricer:
         self._floor_jsons: dict[int, str] = {}
         self._fx_jsons: dict[tuple[int, ...], str] = {}
         self._json_texts: dict[str, str] = {}
+        self._refs: dict[tuple[int, ...], tuple[str | None, str | None, str]] = {}
         self.projects = {
             p.pk: _Project(
                 p.pk,
@@ -230,8 +257,10 @@ class Pricer:
         reading: dict[int, int] = {}
         testing: dict[int, int] = {}
         foreign: set[int] = set()
+        kinds = {"task": 0, "instruction": 0, "qualification": 0}
         for kind, project_id, attempt_id, on, seconds in work.spans:
             by_day[on] = by_day.get(on, 0) + seconds
+            kinds[kind] += seconds
             if kind == "qualification":
                 if attempt_id is not None:
                     skill_id = self.attempt_skills[attempt_id]
@@ -248,6 +277,7 @@ class Pricer:
             excluded[project_id] = excluded.get(project_id, 0) + seconds
             out.exclusions.append((mark, project_id, seconds))
         restored = sum(r[3] for r in work.restored)
+        excluded_seconds = sum(excluded.values())
         if restored:
             by_day[None] = by_day.get(None, 0) + restored
         for project_id, _count in work.answers:
@@ -282,15 +312,76 @@ class Pricer:
         self._restored(out, work, foreign, floor)
         if estimates:
             self._quality(c, out, pieces, estimates)
+        earnings = self._earnings(out.lines, posted)
+        # Restored time was task time of an earlier week, paid (and counted as paid time) now.
+        check = Check(
+            jurisdiction,
+            kinds["task"] - excluded_seconds + restored,
+            kinds["qualification"],
+            kinds["instruction"],
+            excluded_seconds,
+            paid_seconds,
+            sum(count for project_id, count in work.answers if project_id not in foreign),
+            earnings,
+        )
         if out.problems or paid_seconds <= 0:
             # Without a known floor (or with a project's pay in doubt) the top-up and the overtime
             # premium wait for a retry of the close; the earnings above are owed either way.
+            why = " ".join(message for _code, message in out.problems)
+            out.check = replace(check, problem=why, is_compliant=not why, required_minor=None if why else 0)
             return out
-        earnings = self._earnings(out.lines, posted)
-        topup = self._topup(c, out, jurisdiction, floor_days, paid_seconds, earnings)
+        topup, due, floor_hourly = self._topup(c, out, jurisdiction, floor_days, paid_seconds, earnings)
+        overtime = 0
         if self.overtime and paid_seconds > OVERTIME_AFTER_SECONDS:
-            self._overtime(c, out, paid_seconds, earnings + topup)
+            overtime = self._overtime(c, out, paid_seconds, earnings + topup)
+        statutory, policy, fx = self._refs_json(floor_days)
+        out.check = replace(
+            check,
+            topup_minor=topup,
+            overtime_minor=overtime,
+            required_minor=due,
+            floor_hourly_minor=floor_hourly,
+            statutory=statutory,
+            policy=policy,
+            fx=fx,
+            effective_before=_fixed(earnings * SECONDS_PER_HOUR, paid_seconds, 4),
+            effective_after=_fixed((earnings + topup) * SECONDS_PER_HOUR, paid_seconds, 4),
+            is_compliant=earnings + topup >= due,
+        )
         return out
+
+    def _refs_json(self, floor_days: list[tuple[DayFloor, int]]) -> tuple[str | None, str | None, str]:
+        """The statutory and policy floors (local currency, rows, sources, dates) and FX rates a check cites."""
+        key = tuple(id(f) for f, _s in floor_days)
+        found = self._refs.get(key)
+        if found is None:
+            cited = []
+            for which in ("statutory", "policy"):
+                rows = list({q["row"]: q for f, _s in floor_days if (q := f.summary[which]) is not None}.values())
+                cited.append(
+                    _ENCODER.encode(
+                        {
+                            "rate": " / ".join(
+                                str(Money.from_decimal(Decimal(q["hourly_rate"]), q["currency"]).to_decimal())
+                                for q in rows
+                            ),
+                            "currency": " / ".join(sorted({q["currency"] for q in rows})),
+                            "rows": rows,
+                        }
+                    )
+                    if rows
+                    else None
+                )
+            rates = list({q["base"]: q for f, _s in floor_days for q in f.fx_summaries}.values())
+            fx = _ENCODER.encode(
+                {
+                    "rate": " / ".join(q["rate"] for q in rates) or "1",
+                    "date": " / ".join(q["rate_date"] for q in rates),
+                    "rates": rates,
+                }
+            )
+            found = self._refs[key] = (cited[0], cited[1], fx)
+        return found
 
     def _timed(self, seconds: int, rate: TimeRate, floor: DayFloor | None) -> tuple[int, str, str] | None:
         """(amount, rate as text, rate source) for time at ``rate``; None while the floor is unknown."""
@@ -514,8 +605,12 @@ class Pricer:
         floor_days: list[tuple[DayFloor, int]],
         paid_seconds: int,
         earnings: int,
-    ) -> int:
-        """Post the top-up ``max(0, floor * hours - earnings)``, rounded up; return its amount (0 if none)."""
+    ) -> tuple[int, int, str]:
+        """Post the top-up ``max(0, floor * hours - earnings)``, rounded up.
+
+        Returns (top-up, 0 if none; the amount due, floor * hours rounded up; the hours-weighted
+        floor in minor units an hour, four places), for the close's ``WageCheck`` either way.
+        """
         # The amount due, exactly: sum over days of (floor per hour, an exact fraction) * seconds / 3600.
         floor = floor_days[0][0]
         if len(floor_days) == 1:
@@ -527,14 +622,17 @@ class Pricer:
             due_num, due_den = exact.numerator, exact.denominator
         due = -(-due_num // due_den)
         topup = due - earnings
-        if topup <= 0:
-            return 0
-        cur, places = self.currency, self.places
-        unit = _POWERS[places]
         if len(floor_days) == 1:  # the common week: one floor, so its own figures say it all
-            floor_hourly, floor_text = floor.summary["hourly_minor"], self._floor_text(floor)
+            floor_hourly = floor.summary["hourly_minor"]
         else:
             floor_hourly = _fixed(due_num * SECONDS_PER_HOUR, due_den * paid_seconds, 4)
+        if topup <= 0:
+            return 0, due, floor_hourly
+        cur, places = self.currency, self.places
+        unit = _POWERS[places]
+        if len(floor_days) == 1:
+            floor_text = self._floor_text(floor)
+        else:
             floor_text = f"{_fixed(due_num * SECONDS_PER_HOUR, due_den * paid_seconds * unit, places, up=True)} {cur}"
         # The floor rows and FX rates are the same for everyone in a jurisdiction: their JSON is
         # written once per run and only each contractor's figures are filled in around it.
@@ -559,14 +657,14 @@ class Pricer:
             "d": self.money(due),
         }
         out.lines.append(Line(EntryKind.TOPUP, topup, f"{self.prefix}{c}:topup", self.memo["topup"] % values, details))
-        return topup
+        return topup, due, floor_hourly
 
-    def _overtime(self, c: int, out: Outcome, paid_seconds: int, regular: int) -> None:
+    def _overtime(self, c: int, out: Outcome, paid_seconds: int, regular: int) -> int:
         """Half the regular rate (straight-time earnings incl. any top-up, over hours) for each hour over 40."""
         over = paid_seconds - OVERTIME_AFTER_SECONDS
         premium = -(-regular * over // (2 * paid_seconds))
         if premium <= 0:
-            return
+            return 0
         rate_text = _fixed(regular * SECONDS_PER_HOUR, paid_seconds * 10**self.places, self.places, up=True)
         details: dict[str, Any] = {
             "paid_seconds": paid_seconds,
@@ -584,3 +682,4 @@ class Pricer:
                 _ENCODER.encode(details),
             )
         )
+        return premium

@@ -34,8 +34,8 @@ from django.utils.translation import gettext as _
 from payments.models import CloseRun, CloseStatus, FraudExclusion, PayPeriod, PeriodStatus
 from payments.selectors import close_exceptions_open
 from payments.services.close.periods import period_closes_from, period_for, period_is_over, periods_ensure
-from payments.services.close.posting import details_json, lines_post
-from payments.services.close.pricing import Estimate, Line, Pricer
+from payments.services.close.posting import checks_post, details_json, lines_post
+from payments.services.close.pricing import Check, Estimate, Line, Pricer
 from payments.services.close.work import Collected, Work, window_for, work_collect
 from payments.signals import period_closed
 from workforce.audit import audit_record
@@ -237,7 +237,9 @@ class _Priced:
 
     seq: int
     contractors: list[int]
+    period_id: int = 0  # the period the checks are for (a retry posts its lines into a later one)
     rows: list[tuple[int, Line]] = field(default_factory=list)
+    checks: list[tuple[int, Check]] = field(default_factory=list)
     exclusions: list[FraudExclusion] = field(default_factory=list)
     exceptions: list[dict[str, Any]] = field(default_factory=list)
 
@@ -291,7 +293,7 @@ def _estimates(rows: dict[int, tuple[Any, ...]] | None) -> dict[int, Estimate]:
 
 def _price(run: CloseRun, pricer: Pricer, collected: Collected, seq: int, chunk: list[int]) -> _Priced:
     posted = _posted(run.period_id, chunk) if run.is_retry else {}
-    priced = _Priced(seq, chunk)
+    priced = _Priced(seq, chunk, run.period_id)
     work, people, quality = collected.work, collected.people, collected.estimates
     for c in chunk:
         email, jurisdiction = people.get(c, ("", ""))
@@ -306,6 +308,8 @@ def _price(run: CloseRun, pricer: Pricer, collected: Collected, seq: int, chunk:
             already = posted.get(c, {})
             outcome.lines = [_late(line, run.period) for line in outcome.lines if line.key not in already]
         priced.rows.extend((c, line) for line in outcome.lines)
+        if outcome.check is not None:
+            priced.checks.append((c, outcome.check))
         priced.exclusions.extend(
             FraudExclusion(period_id=run.period_id, contractor_id=c, fraud_mark_id=m, project_id=p, seconds=s)
             for m, p, s in outcome.exclusions
@@ -332,6 +336,7 @@ def _commit(run_id: int, post_to: int, currency: str, priced: _Priced, progress:
     """
     with transaction.atomic():
         count = lines_post(post_to, priced.rows, currency)
+        checks_post(priced.period_id, priced.checks, currency)
         FraudExclusion.objects.bulk_create(priced.exclusions, ignore_conflicts=True)
         locked = CloseRun.objects.select_for_update().get(pk=run_id)
         if locked.status != CloseStatus.RUNNING:
