@@ -9,6 +9,7 @@ hash the page shows is the hash of the manifest inside the download.
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
 import io
 import json
@@ -21,7 +22,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from payments.audits.checks.base import wage_check_model
 from payments.audits.checks.ledger import ledger_sums
 from payments.audits.selectors import decision_statistics, finding_list, ledger_checkpoint
-from payments.models import PayPeriod
+from payments.models import PayPeriod, PeriodStatus
+from payments.reports.builder import ReportParams, checkpoint_now
+from payments.reports.formats import HashingWriter, csv_write
 from payments.services.close.periods import period_bounds
 from tasks.services.exports import worker_pseudonym
 
@@ -86,6 +89,16 @@ def _findings(period: PayPeriod) -> tuple[bytes, bytes]:
     return _csv(fields, rows), _json(as_json)
 
 
+def _fair_wage_csv(period: PayPeriod) -> bytes:
+    """The fair-wage report CSV of the period, byte for byte what the reports pages make at this checkpoint."""
+    params = ReportParams(
+        periods=(period.pk,), first_day=period.start, last_day=period.end - datetime.timedelta(days=1)
+    )
+    buffer = io.BytesIO()
+    csv_write(params, checkpoint_now(), HashingWriter(buffer), progress=lambda rows, *, live=False: None)
+    return buffer.getvalue()
+
+
 def evidence_pack(*, period: PayPeriod) -> Pack:
     start, end = period_bounds(period)
     findings_csv, findings_json = _findings(period)
@@ -95,10 +108,15 @@ def evidence_pack(*, period: PayPeriod) -> Pack:
         "findings.json": findings_json,
         "decisions_and_appeals.json": _json(decision_statistics(since=start, until=end)),
     }
-    # The fair-wage reports' builder (payments/reports/) is not wired in yet: say so inside the pack.
+    if period.status == PeriodStatus.CLOSED:
+        files["fair_wage_report.csv"] = _fair_wage_csv(period)
+    # The XLSX and PDF forms state when they were made, so they would change the pack's bytes on every
+    # download; they are made on the reports pages, each with its own SHA-256.
     files["NOTE.txt"] = (
-        b"The fair-wage reports (CSV, XLSX, PDF) are not embedded in this pack yet; download them from the\r\n"
-        b"reports pages. wage_checks.csv holds the per-contractor floor comparison of this period.\r\n"
+        b"fair_wage_report.csv is the fair-wage report of this period (pseudonymous ids, the ledger\r\n"
+        b"checkpoint it reflects on its first lines). Its XLSX and PDF forms carry the time they were\r\n"
+        b"made, so they are not part of this reproducible pack: make them on the reports pages, where\r\n"
+        b"each file is listed with its SHA-256. wage_checks.csv holds the close's floor comparison.\r\n"
     )
     manifest = {
         "period": {"id": period.pk, "start": period.start, "end": period.end, "timezone": period.timezone},

@@ -160,6 +160,12 @@ def test_the_evidence_pack_holds_every_file_with_its_hash_and_the_page_shows_the
     # Auditors see a pseudonym, never the contractor's email.
     assert world.worker.email not in archive.read("wage_checks.csv").decode()
     assert world.worker.email not in page
+    # The period's fair-wage report CSV rides along, stating what it covers and its ledger checkpoint.
+    report = archive.read("fair_wage_report.csv").decode()
+    assert report.startswith("report,fair_wage\n")
+    assert f'"periods":[{world.period.pk}]' in report.replace('""', '"')
+    assert "ledger_checkpoint_id," in report
+    assert world.worker.email not in report
     assert auditor.get(reverse("payments:audit-evidence", args=[world.period.pk])).content == response.content
 
 
