@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils.translation import gettext as _
 
-from payments.models import EntryKind, LedgerEntry, PayPeriod, PeriodStatus
+from payments.models import EntryKind, LedgerEntry, PayPeriod, PeriodStatus, WageCheck
 from payments.money import Money, exponent
 from payments.services.close.periods import period_bounds
 from payments.services.rates import pay_currency
@@ -67,7 +66,7 @@ class Statement:
     earned: Money  # pay for the period (everything but money paid out or returned)
     paid_out: Money  # payouts net of returns, posted in this period
     net: Money  # all entries of the period
-    check: Any | None  # the close's WageCheck, once the period is closed
+    check: WageCheck | None  # the close's record of the floor comparison, once the period is closed
     topup_details: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -134,13 +133,9 @@ class Statement:
         }
 
 
-def wage_check_for(*, contractor: User, period: PayPeriod) -> Any | None:
+def wage_check_for(*, contractor: User, period: PayPeriod) -> WageCheck | None:
     """The close's floor comparison for this contractor and period, when the close has recorded one."""
-    try:
-        model = apps.get_model("payments", "WageCheck")
-    except LookupError:
-        return None
-    return model.objects.filter(contractor=contractor, period=period).first()
+    return WageCheck.objects.filter(contractor=contractor, period=period).first()
 
 
 def _seconds(contractor: User, period: PayPeriod) -> tuple[dict[str, int], int]:
@@ -294,13 +289,7 @@ def earnings_overview(*, contractor: User, weeks: int = 12) -> Earnings:
         .values("period")
         .annotate(s=Sum("amount_minor"))
     }
-    checks: dict[int, Any] = {}
-    try:
-        model = apps.get_model("payments", "WageCheck")
-    except LookupError:
-        model = None
-    if model is not None:
-        checks = {c.period_id: c for c in model.objects.filter(contractor=contractor, period__in=closed)}
+    checks = {c.period_id: c for c in WageCheck.objects.filter(contractor=contractor, period__in=closed)}
     series = []
     for period in reversed(closed):
         check = checks.get(period.pk)

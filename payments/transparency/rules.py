@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.apps import apps
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from payments.models import QualityTier
 from tasks.models import Project, ProjectStatus, QualificationTest
 from workforce.models import User
 
@@ -159,13 +159,9 @@ def automated_rules(*, user: User) -> list[AutomatedRule]:
 
 
 def _tier_lines(projects: list[Project]) -> list[str]:
-    try:
-        tier_model = apps.get_model("payments", "QualityTier")
-    except LookupError:
-        return []
     lines = []
     tiers = (
-        tier_model.objects.filter(project__in=projects)
+        QualityTier.objects.filter(project__in=projects)
         .select_related("project")
         .order_by("project__name", "kind", "threshold")
     )
