@@ -38,6 +38,7 @@ from tests.payments.work import (
     reading,
     skill,
     task_time,
+    this_monday,
     tier,
     week,
 )
@@ -376,13 +377,15 @@ def test_closing_twice_posts_nothing_the_second_time():
 
 
 def test_closing_a_period_that_is_not_over_is_refused_and_writes_nothing():
-    current = week(D(2026, 11, 23))  # this week: it ends on Sunday
+    monday = this_monday()
+    current = week(monday)  # this week: it ends on Sunday
     worker, p = person(), piece_project()
-    task_time(worker, p, started=at(D(2026, 11, 23), 8), seconds=HOUR)
+    task_time(worker, p, started=at(monday, 8), seconds=HOUR)
     audit_before = AuditEvent.objects.count()
     with pytest.raises(ValidationError) as exc:
         period_close_start(period=current, job="test")
-    assert "not over yet; it can be closed from 2026-11-30 00:05" in exc.value.message_dict["period"][0]
+    opens = (monday + datetime.timedelta(days=7)).isoformat()
+    assert f"not over yet; it can be closed from {opens} 00:05" in exc.value.message_dict["period"][0]
     current.refresh_from_db()
     assert current.status == PeriodStatus.OPEN and current.closing_started_at is None
     assert not CloseRun.objects.exists() and not LedgerEntry.objects.exists()
@@ -439,7 +442,8 @@ def test_retrying_an_exception_after_the_fix_posts_only_what_waited_into_the_ope
     # 12.71 x 1.2650 = 16.07815 for 1 h → 16.08; the piece line (0.05) was already posted.
     assert topup.amount_minor == 1603 and topup.details["earnings_minor"] == 5
     assert topup.key == f"close:{run.period_id}:{briton.pk}:topup"
-    assert topup.period.start == D(2026, 11, 23)  # the closed period's statement stays final
+    # The closed period's statement stays final: what waited is posted into this week's open period.
+    assert topup.period.start == this_monday() and topup.period.status == PeriodStatus.OPEN
     assert LedgerEntry.objects.filter(contractor=briton, kind=EntryKind.PIECE).count() == 1
 
 

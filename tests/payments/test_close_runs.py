@@ -18,7 +18,7 @@ from payments.services.close import (
     periods_close_due,
     periods_ensure,
 )
-from tests.payments.work import WEEK, at, floors_loaded, lines, person, piece_project, task_time, week
+from tests.payments.work import WEEK, at, floors_loaded, lines, person, piece_project, task_time, this_monday, week
 from tests.tasks.factories import project
 from workforce.models import AuditEvent
 
@@ -144,7 +144,7 @@ def test_the_close_page_lists_open_exceptions_and_a_retry_button(ops, login):
 
 
 def test_closing_too_early_from_the_page_shows_why_and_writes_nothing(ops, login):
-    current = week(D(2026, 11, 23))
+    current = week(this_monday())
     response = login(ops).post(reverse("payments:pay-period-close", kwargs={"pk": current.pk}), follow=True)
     assert "not over yet" in response.content.decode()
     assert not CloseRun.objects.exists()
@@ -181,5 +181,5 @@ def test_the_close_period_command_closes_the_week_holding_a_day_and_prints_the_r
 
 def test_the_close_period_command_refuses_a_week_that_is_not_over():
     with pytest.raises(CommandError, match="not over yet"):
-        call_command("close_period", "2026-11-24")
+        call_command("close_period", (this_monday() + datetime.timedelta(days=1)).isoformat())
     assert not CloseRun.objects.exists()

@@ -22,7 +22,7 @@ from payments.reports.services import report_file, report_request, report_run, r
 from payments.services.close import period_close
 from tasks.models import ReviewStatus
 from tasks.services.exports import worker_pseudonym
-from tests.payments.work import at, floors_loaded, fx, person, piece_project, reading, task_time, week
+from tests.payments.work import at, floors_loaded, fx, person, piece_project, reading, task_time, this_monday, week
 from tests.tasks.factories import project
 from tests.workforce.factories import staff_user
 from workforce.models import Role, User
@@ -194,7 +194,7 @@ def test_bad_input_names_the_field_and_records_nothing(closed_week, kwargs, fiel
 
 
 def test_a_period_not_closed_yet_cannot_be_reported(db):
-    open_week = week(datetime.date(2026, 11, 23))
+    open_week = week(this_monday())
     with pytest.raises(ValidationError) as caught:
         report_request(actor=_ops(), format="csv", period=open_week)
     assert "not closed" in caught.value.message_dict["period"][0]

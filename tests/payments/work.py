@@ -40,6 +40,12 @@ WEEK = D(2026, 11, 9)
 NEXT_WEEK = D(2026, 11, 16)
 
 
+def this_monday() -> datetime.date:
+    """The Monday starting the pay week (UTC) that holds today: a period that is not over yet."""
+    today = datetime.datetime.now(UTC).date()
+    return today - datetime.timedelta(days=today.weekday())
+
+
 def at(day: datetime.date, hour: int = 12, minute: int = 0) -> datetime.datetime:
     return datetime.datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
 
