@@ -112,28 +112,46 @@ def _require_contractor(request: Request) -> None:
         raise PermissionDenied("Only contractors take tasks.")
 
 
+def next_task_plain(request: HttpRequest) -> HttpResponse | None:
+    """The fast path of POST next-task, or None for the full view to answer."""
+    plain = _fast_input(request)
+    if plain is None:
+        return None
+    key, body = plain
+    wanted = body.get("project")
+    if body.keys() - {"project"} or not (wanted is None or (type(wanted) is int and wanted > 0)):
+        return None  # anything NextTaskInput might refuse or read differently
+    project = None
+    if wanted is not None:
+        project = Project.objects.exclude(status=ProjectStatus.DRAFT).filter(pk=wanted).first()
+        if project is None:
+            return None
+    try:
+        assignment = next_task_by_token(key=key, project=project)
+    except WorkRefused as refusal:
+        return _json(_refusal(refusal), status.HTTP_409_CONFLICT)
+    return None if assignment is None else _json(task_for_worker(assignment), status.HTTP_200_OK)
+
+
+def _submitted(result: SubmitResult) -> dict[str, Any]:
+    return {"answer": result.answer.pk, "value": result.answer.value, "created": result.created}
+
+
+def submit_plain(request: HttpRequest, pk: int) -> HttpResponse | None:
+    """The fast path of POST submit, or None for the full view to answer."""
+    plain = _fast_input(request)
+    if plain is None:
+        return None
+    key, body = plain
+    if "answer" not in body:
+        return None  # SubmitInput names the missing field
+    result = assignment_submit_by_token(key=key, assignment_id=pk, value=body["answer"])
+    return None if result is None else _json(_submitted(result), status.HTTP_201_CREATED)
+
+
 class NextTaskApi(APIView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        return self._fast(request) or super().dispatch(request, *args, **kwargs)
-
-    def _fast(self, request: HttpRequest) -> HttpResponse | None:
-        plain = _fast_input(request)
-        if plain is None:
-            return None
-        key, body = plain
-        wanted = body.get("project")
-        if body.keys() - {"project"} or not (wanted is None or (type(wanted) is int and wanted > 0)):
-            return None  # anything NextTaskInput might refuse or read differently
-        project = None
-        if wanted is not None:
-            project = Project.objects.exclude(status=ProjectStatus.DRAFT).filter(pk=wanted).first()
-            if project is None:
-                return None
-        try:
-            assignment = next_task_by_token(key=key, project=project)
-        except WorkRefused as refusal:
-            return _json(_refusal(refusal), status.HTTP_409_CONFLICT)
-        return None if assignment is None else _json(task_for_worker(assignment), status.HTTP_200_OK)
+        return next_task_plain(request) or super().dispatch(request, *args, **kwargs)
 
     @extend_schema(request=NextTaskInput, responses={200: AssignmentOutput, 409: RefusalOutput})
     def post(self, request: Request) -> Response:
@@ -154,23 +172,9 @@ class NextTaskApi(APIView):
         return Response(task_for_worker(assignment))
 
 
-def _submitted(result: SubmitResult) -> dict[str, Any]:
-    return {"answer": result.answer.pk, "value": result.answer.value, "created": result.created}
-
-
 class SubmitApi(APIView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        return self._fast(request, kwargs["pk"]) or super().dispatch(request, *args, **kwargs)
-
-    def _fast(self, request: HttpRequest, pk: int) -> HttpResponse | None:
-        plain = _fast_input(request)
-        if plain is None:
-            return None
-        key, body = plain
-        if "answer" not in body:
-            return None  # SubmitInput names the missing field
-        result = assignment_submit_by_token(key=key, assignment_id=pk, value=body["answer"])
-        return None if result is None else _json(_submitted(result), status.HTTP_201_CREATED)
+        return submit_plain(request, kwargs["pk"]) or super().dispatch(request, *args, **kwargs)
 
     @extend_schema(request=SubmitInput, responses={200: None, 201: None})
     def post(self, request: Request, pk: int) -> Response:
