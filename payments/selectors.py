@@ -14,7 +14,17 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 
-from payments.models import CloseRun, CloseStatus, EntryKind, FxRate, LedgerEntry, PayPeriod, PolicyFloor, WageFloor
+from payments.models import (
+    CloseRun,
+    CloseStatus,
+    EntryKind,
+    FxRate,
+    LedgerEntry,
+    PayPeriod,
+    PolicyFloor,
+    WageCheck,
+    WageFloor,
+)
 from payments.money import Money, currency_check
 from workforce.models import User
 
@@ -267,6 +277,17 @@ def close_run_status(*, run: CloseRun) -> dict[str, Any]:
         "updated_at": run.updated_at.isoformat(),
         "error": run.error,
     }
+
+
+def period_topup_list(*, period: PayPeriod) -> QuerySet[WageCheck]:
+    """The contractors whose close topped their pay up to the floor, with the figures it used (rule 2).
+
+    The close's own records (``WageCheck``), so the close page shows the same arithmetic as the
+    top-up entry and the statement.
+    """
+    return (
+        WageCheck.objects.filter(period=period, topup_minor__gt=0).select_related("contractor").order_by("contractor")
+    )
 
 
 def period_entry_totals(*, period: PayPeriod) -> list[dict[str, Any]]:

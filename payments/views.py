@@ -25,6 +25,7 @@ from payments.selectors import (
     close_run_status,
     period_entry_totals,
     period_list,
+    period_topup_list,
 )
 from payments.services.close import close_exceptions_retry, period_close_start, period_closes_from, period_is_over
 from payments.services.rates import pay_currency, project_pay_set
@@ -34,6 +35,7 @@ from workforce.permissions import _user, role_required
 from workforce.views import flash_errors
 
 EXCEPTIONS_SHOWN = 500
+TOPUPS_SHOWN = 500
 
 
 def period_for_user(user: User, pk: int) -> PayPeriod:
@@ -68,12 +70,15 @@ def pay_period_detail(request: HttpRequest, pk: int) -> HttpResponse:
     period = period_for_user(_user(request), pk)
     runs = list(close_run_list(period=period)[:20])
     exceptions = close_exceptions_open(period=period)
+    topups = period_topup_list(period=period)
     context = {
         "period": period,
         "runs": runs,
         "run": runs[0] if runs else None,
         "exceptions": exceptions[:EXCEPTIONS_SHOWN],
         "exceptions_total": len(exceptions),
+        "topups": topups[:TOPUPS_SHOWN],
+        "topups_total": topups.count(),
         "is_over": period_is_over(period),
         "closes_from": period_closes_from(period),
         "totals": [

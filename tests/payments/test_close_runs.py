@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from io import StringIO
 
 import pytest
@@ -141,6 +142,22 @@ def test_the_close_page_lists_open_exceptions_and_a_retry_button(ops, login):
     page = login(ops).get(reverse("payments:pay-period-detail", kwargs={"pk": week().pk})).content.decode()
     assert "nowhere@example.com" in page and "no country or region on their profile" in page
     assert reverse("payments:pay-period-retry", kwargs={"pk": week().pk}) in page
+
+
+def test_the_close_page_shows_each_top_up_with_its_arithmetic_and_a_link_to_the_statement(ops, login):
+    below, above = person(email="below@example.com"), person(email="above@example.com")
+    task_time(below, piece_project(), started=at(D(2026, 11, 10)), seconds=3600)
+    task_time(above, project(piece_rate_minor=40, hourly_rate_minor=2500), started=at(D(2026, 11, 10)), seconds=3600)
+    period_close(period=week(), job="test")
+    page = login(ops).get(reverse("payments:pay-period-detail", kwargs={"pk": week().pk})).content.decode()
+    rows = re.findall(r'<tr id="topup-(\d+)">(.*?)</tr>', page, flags=re.S)
+    assert [int(pk) for pk, _row in rows] == [below.pk], "only the contractor below the floor is listed"
+    cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", rows[0][1], re.S)]
+    # 1 h x 16.90 (US-CA) = 16.90 floor pay, minus 0.05 earned by the piece = 16.85 top-up.
+    assert cells[0] == "below@example.com" and cells[1] == "US-CA"
+    assert [c.split()[0] for c in cells[3:]] == ["16.90", "16.90", "0.05", "16.85"]
+    statement = reverse("payments:contractor-statement", args=[below.pk, week().pk])
+    assert f'href="{statement}"' in page
 
 
 def test_closing_too_early_from_the_page_shows_why_and_writes_nothing(ops, login):
