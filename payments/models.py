@@ -164,24 +164,33 @@ class LedgerEntry(models.Model):
     memo = models.TextField(help_text=_("Why, in words the contractor reads on their statement."))
     details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     created_at = models.DateTimeField(default=dj_timezone.now)
+    # Every index costs each of the close's hundreds of thousands of inserts, so the ledger has
+    # only those its readers use: none by author, by source, or by contractor and time.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     created_by_job = models.CharField(max_length=100, blank=True)
-    reverses = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by")
+    # At most one reversal per entry: a partial unique index (below), which the many entries
+    # that reverse nothing do not enter.
+    reverses = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals", db_index=False
+    )
     # NULL is "no key": NULLs never collide in a unique index, every key does.
-    key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    key = models.CharField(max_length=200, null=True, blank=True)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["created_at", "id"]
         verbose_name_plural = "ledger entries"
         indexes: ClassVar[list[models.Index]] = [
-            models.Index(fields=["contractor", "created_at"], name="ledgerentry_contractor_time"),
             models.Index(fields=["contractor", "period"], name="ledgerentry_contractor_period"),
             models.Index(fields=["period", "kind"], name="ledgerentry_period_kind"),
-            models.Index(fields=["source_type", "source_id"], name="ledgerentry_source"),
         ]
         constraints: ClassVar[list[models.BaseConstraint]] = [
+            # A constraint, not unique=True, which would add a second (pattern) index on PostgreSQL.
+            models.UniqueConstraint(fields=["key"], name="ledgerentry_key_unique"),
+            models.UniqueConstraint(
+                fields=["reverses"], condition=Q(reverses__isnull=False), name="ledgerentry_one_reversal"
+            ),
             models.CheckConstraint(condition=Q(memo__regex=r"\S"), name="ledgerentry_has_memo"),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_PATTERN), name="ledgerentry_currency_code"),
             models.CheckConstraint(condition=~Q(amount_minor=0), name="ledgerentry_amount_not_zero"),
