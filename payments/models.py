@@ -176,7 +176,7 @@ class LedgerEntry(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals", db_index=False
     )
     # NULL is "no key": NULLs never collide in a unique index, every key does.
-    key = models.CharField(max_length=200, null=True, blank=True)
+    key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 - NULL, unlike "", never collides
 
     class Meta:
         ordering: ClassVar[list[str]] = ["created_at", "id"]

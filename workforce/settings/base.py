@@ -200,13 +200,16 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Fairtask API",
-    "DESCRIPTION": "Contractors, decisions and appeals; projects, tasks, time and review.",
+    "DESCRIPTION": "Contractors, decisions and appeals; projects, tasks, time and review; pay periods, "
+    "fair-wage reports and audit findings.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # The docs page loads its assets from this server, never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A choice set used by more than one component needs a name of its own, or the schema warns.
+    "ENUM_NAME_OVERRIDES": {"PayPeriodStatusEnum": "payments.models.PeriodStatus"},
 }
 
 # Product settings.
