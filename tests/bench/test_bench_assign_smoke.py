@@ -10,71 +10,34 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import quote
 
-import psycopg
 import pytest
-from django.db import connection
-from psycopg import sql
 
-REPO = Path(__file__).resolve().parent.parent.parent
+from tests.bench.conftest import bench_run
+
 LAST_LINE = re.compile(
     r"^bench-assign: fairtask_rps=(\d+) raw_rps=(\d+) ratio=(\d+\.\d\d) p99_ms=(\d+) duplicates=(\d+)$"
 )
 SIDE_LINE = re.compile(r"^(fairtask|raw): cycles=(\d+) .* errors=(\d+) .* duplicates=(\d+)$")
 
 
-@pytest.fixture
-def scratch_url() -> Iterator[str]:
-    """A database URL on the test server, for a database no one else uses; dropped afterwards."""
-    db = connection.settings_dict
-    name = f"fairtask_bench_smoke_{os.getpid()}"
-    password = f":{quote(str(db['PASSWORD']), safe='')}" if db["PASSWORD"] else ""
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    host = quote(str(db["HOST"] or ""), safe="")
-    yield f"postgres://{quote(str(db['USER']), safe='')}{password}@{host}{port}/{name}"
-    maintenance = psycopg.conninfo.make_conninfo(
-        dbname="postgres",
-        user=db["USER"] or None,
-        password=db["PASSWORD"] or None,
-        host=db["HOST"] or None,
-        port=str(db["PORT"]) if db["PORT"] else None,
-    )
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def test_a_small_bench_assign_run_ends_with_the_summary_line_and_no_duplicates(scratch_url: str) -> None:
-    env = {**os.environ, "BENCH_SCALE": "0.01", "BENCH_DATABASE_URL": scratch_url}
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.bench.bench_assign"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.strip().splitlines()
+    stdout = bench_run("bench_assign", timeout=240, BENCH_SCALE="0.01", BENCH_DATABASE_URL=scratch_url)
+    lines = stdout.strip().splitlines()
     match = LAST_LINE.match(lines[-1])
     assert match, lines[-1]
     fairtask_rps, raw_rps, _ratio, _p99, duplicates = match.groups()
     assert int(duplicates) == 0
     assert int(fairtask_rps) > 0 and int(raw_rps) > 0
     sides = {m.group(1): m for line in lines if (m := SIDE_LINE.match(line))}
-    assert set(sides) == {"fairtask", "raw"}, result.stdout
+    assert set(sides) == {"fairtask", "raw"}, stdout
     for side in sides.values():
         assert int(side.group(2)) > 0, side.group(0)  # cycles completed
-        assert side.group(3) == "0", result.stdout  # no failed claim or submit
+        assert side.group(3) == "0", stdout  # no failed claim or submit
         assert side.group(4) == "0", side.group(0)
     # Both gunicorn process groups (each master and its workers) are gone.
     stopped = [line for line in lines if line.startswith("servers: stopped gunicorn process groups ")]
-    assert stopped, result.stdout
+    assert stopped, stdout
     groups = [int(pid) for pid in stopped[0].rsplit("groups ", 1)[1].split()]
     assert len(groups) == 2
     for group in groups:
