@@ -171,11 +171,11 @@ def report_params_check(
                 {"date_to": _("The end date is before the start date; swap them or pick a later end date.")}
             )
         # Whole periods only: ``end`` is exclusive, so a period ends inside the range when end - 1 <= date_to.
-        periods = list(
-            PayPeriod.objects.filter(
-                start__gte=date_from, end__lte=date_to + datetime.timedelta(days=1), status=PeriodStatus.CLOSED
-            ).order_by("start")
-        )
+        # (A range open to the last date there is, 9999-12-31, holds every period that ends.)
+        inside = PayPeriod.objects.filter(start__gte=date_from, status=PeriodStatus.CLOSED)
+        if date_to < datetime.date.max:
+            inside = inside.filter(end__lte=date_to + datetime.timedelta(days=1))
+        periods = list(inside.order_by("start"))
         if not periods:
             raise ValidationError(
                 {"date_from": _("No closed pay period lies wholly inside this date range; widen the range.")}

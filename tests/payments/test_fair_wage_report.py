@@ -208,6 +208,13 @@ def test_a_date_range_covers_the_whole_closed_periods_inside_it(closed_week):
     assert report.parameters["first_day"] == "2026-11-09" and report.parameters["last_day"] == "2026-11-15"
 
 
+def test_a_range_to_the_last_possible_date_covers_the_closed_periods_instead_of_failing(closed_week):
+    report = report_request(
+        actor=_ops(), format="csv", date_from=datetime.date(2026, 11, 1), date_to=datetime.date(9999, 12, 31)
+    )
+    assert report.parameters["periods"] == [closed_week.pk]
+
+
 def test_real_names_need_the_setting_and_the_permission(closed_week):
     from django.contrib.auth.models import Permission
 
