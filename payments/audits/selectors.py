@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from payments.audits.checks.base import wage_check_model
@@ -158,6 +158,21 @@ def rejections(*, periods: list[PayPeriod]) -> list[tuple[PayPeriod, int]]:
     return rows
 
 
+def decision_outcomes(*, periods: list[PayPeriod]) -> list[tuple[PayPeriod, dict[tuple[str, str], int]]]:
+    """Per period (oldest first), the decisions made in it counted by (kind, outcome): the weekly chart's data."""
+    rows = []
+    for period in sorted(periods, key=lambda p: p.start):
+        start, end = period_bounds(period)
+        counts = (
+            Decision.objects.filter(decided_at__gte=start, decided_at__lt=end)
+            .values("kind", "outcome")
+            .annotate(n=Count("id"))
+            .order_by("kind", "outcome")
+        )
+        rows.append((period, {(row["kind"], row["outcome"]): int(row["n"]) for row in counts}))
+    return rows
+
+
 def decision_statistics(
     *, since: datetime.datetime | None = None, until: datetime.datetime | None = None
 ) -> dict[str, Any]:
@@ -220,8 +235,3 @@ def contractor_period(*, contractor: User, period: PayPeriod) -> Drilldown:
         Payout.objects.filter(contractor=contractor, created_at__gte=period.closed_at or end).order_by("created_at")[:5]
     )
     return Drilldown(contractor, period, by_kind, entries, check, payouts)
-
-
-def ledger_checkpoint() -> int:
-    """The highest ledger entry id: what a pack or report reflects (the ledger only grows)."""
-    return int(LedgerEntry.objects.aggregate(m=Max("id"))["m"] or 0)

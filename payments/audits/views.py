@@ -2,7 +2,9 @@
 
 Auditors read everything here and change nothing; operations managers may also resolve findings
 and start an audit. An auditor's write (any method but GET/HEAD) is refused with a 403 page that
-says so, before any code that could change something runs.
+says so, before any code that could change something runs. The one thing a download may add is the
+week's fair-wage reports that its evidence pack needs, which auditors may ask for on the reports
+page anyway (``payments.reports.services``).
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from payments.audits import selectors
+from payments.audits.charts import decisions_chart
 from payments.audits.checks import check_titles
-from payments.audits.evidence import evidence_pack
+from payments.audits.evidence import PACK_FORMATS, PackProblem, evidence_manifest_sha256, evidence_pack
 from payments.audits.forms import FindingFilterForm, ResolveForm
 from payments.audits.jobs import audit_run_job
 from payments.audits.models import AuditRun, AuditTrigger, Finding, FindingStatus, Severity
 from payments.audits.services import finding_resolve
-from payments.models import PayPeriod, PeriodStatus
+from payments.models import PayPeriod, PeriodStatus, ReportFormat
 from tasks.charts import bar_chart
 from tasks.services.exports import worker_pseudonym
 from workforce.audit import audit_chain_verify
@@ -149,6 +152,7 @@ def period_list(request: HttpRequest) -> HttpResponse:
     late = selectors.late_payouts(periods=periods)
     rejected = selectors.rejections(periods=periods)
     stats = selectors.decision_statistics()
+    decisions = decisions_chart(selectors.decision_outcomes(periods=periods))
     week = "{:%m-%d}"
     charts = {
         "hourly": [
@@ -194,33 +198,52 @@ def period_list(request: HttpRequest) -> HttpResponse:
             label_every=1,
         ),
     }
-    context = {"summaries": summaries, "charts": charts, "stats": stats, "late": late, "rejected": rejected}
+    context = {
+        "summaries": summaries,
+        "charts": charts,
+        "decisions": decisions,
+        "stats": stats,
+        "late": late,
+        "rejected": rejected,
+    }
     return render(request, "payments/audits/period_list.html", context)
 
 
-@audit_portal
-def period_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    period = get_object_or_404(PayPeriod, pk=pk, status=PeriodStatus.CLOSED)
+def _period_page(request: HttpRequest, period: PayPeriod, *, problem: str = "", status: int = 200) -> HttpResponse:
     show_names = _names_visible(_user(request))
     sums = selectors.ledger_sums(period)
     emails = dict(User.objects.filter(pk__in=list(sums)).values_list("pk", "email")) if show_names else {}
     contractors = [
         (c, emails.get(c) or worker_pseudonym(c), earnings, topup) for c, (earnings, topup, _o) in sorted(sums.items())
     ]
+    pack_reports, manifest_sha256 = evidence_manifest_sha256(period=period)
     context = {
         "period": period,
         "summary": selectors.period_summary(period=period),
         "contractors": contractors,
-        "pack": evidence_pack(period=period),
+        "manifest_sha256": manifest_sha256,
+        "checkpoint": pack_reports.checkpoint,
+        "pack_reports": [(ReportFormat(fmt).label, pack_reports.reports.get(fmt)) for fmt in PACK_FORMATS],
         "findings": selectors.finding_list(period=period)[:20],
+        "problem": problem,
     }
-    return render(request, "payments/audits/period_detail.html", context)
+    return render(request, "payments/audits/period_detail.html", context, status=status)
+
+
+@audit_portal
+def period_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    period = get_object_or_404(PayPeriod, pk=pk, status=PeriodStatus.CLOSED)
+    return _period_page(request, period)
 
 
 @audit_portal
 def evidence_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The pack; the first download at a new ledger checkpoint makes the week's missing reports, in this request."""
     period = get_object_or_404(PayPeriod, pk=pk, status=PeriodStatus.CLOSED)
-    pack = evidence_pack(period=period)
+    try:
+        pack = evidence_pack(period=period, actor=_user(request))
+    except PackProblem as problem:
+        return _period_page(request, period, problem=problem.message, status=409)
     response = HttpResponse(pack.content, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{pack.name}"'
     response["X-Manifest-SHA256"] = pack.manifest_sha256

@@ -36,11 +36,17 @@ CONTENT_TYPES = {
 }
 
 
+def _prefilled(request: HttpRequest) -> dict[str, int]:
+    """``?period=<id>`` picks that week in the form (the auditor's period page links here with it)."""
+    period = request.GET.get("period", "")
+    return {"period": int(period)} if period.isdecimal() else {}
+
+
 @login_required
 def report_list(request: HttpRequest) -> HttpResponse:
     """The request form and the reports made so far, each with its SHA-256."""
     user = reports_access_check(request.user)
-    form = ReportRequestForm(request.POST or None)
+    form = ReportRequestForm(request.POST or None, initial=_prefilled(request))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -1,11 +1,12 @@
 """An audit of a closed week in a real browser, with the reports made by a real Celery worker.
 
-A compliance auditor signs in with a TOTP code, opens the closed week in the auditor portal,
-downloads its evidence pack, then asks for the week's fair-wage report as CSV, XLSX and PDF
-and downloads each. Every file's SHA-256 is computed here and compared with the one the page
-shows; the XLSX and the PDF must open, and the ZIP's manifest must match its members. Then
-a contractor of that week opens "How my pay is computed" and must see the figures of their
-row in the CSV.
+A compliance auditor signs in with a TOTP code, checks that the periods page with its charts
+fits a phone, opens the closed week in the auditor portal, follows its link to the reports form
+(the week already chosen), asks for the week's fair-wage report as CSV, XLSX and PDF and
+downloads each, then downloads the week's evidence pack, which must hold those very three
+files. Every file's SHA-256 is computed here and compared with the one the page shows; the
+XLSX and the PDF must open, and the ZIP's manifest must match its members. Then a contractor
+of that week opens "How my pay is computed" and must see the figures of their row in the CSV.
 
 Only the starting point is made without the UI: two contractors' work in the week of
 2026-11-09 (one paid so little by the piece that the close tops them up to the floor), the
@@ -37,7 +38,7 @@ from payments.models import LedgerEntry, PayPeriod, PeriodStatus, Report, Report
 from payments.services.close import period_close
 from tasks.services.exports import worker_pseudonym
 from tests.celery_worker import Worker
-from tests.e2e.conftest import PHONE_VIEWPORT, NewPage, pass_mfa, sign_in
+from tests.e2e.conftest import DESKTOP_VIEWPORT, PHONE_VIEWPORT, NewPage, pass_mfa, sign_in
 from tests.payments.work import at, floors_loaded, fx, person, piece_project, task_time, week
 from tests.tasks.factories import project
 from tests.workforce.factories import PASSWORD, staff_user
@@ -207,14 +208,42 @@ def test_an_auditor_downloads_the_weeks_evidence_with_matching_hashes_and_a_cont
     page.get_by_role("link", name="Audits", exact=True).click()
     expect(page.get_by_role("heading", name="Compliance audit", level=1)).to_be_visible()
     page.get_by_role("link", name="Periods", exact=True).click()
+    # The periods page's charts scroll inside their own boxes, so the page itself fits a phone.
+    page.set_viewport_size(PHONE_VIEWPORT)
+    # Median hourly in US-CA and in GB, top-ups, late payouts, rejections, appeals (no decision was made this week).
+    expect(page.locator("figure.chart-box svg.chart")).to_have_count(6)
+    assert_fits_the_phone(page)
+    page.set_viewport_size(DESKTOP_VIEWPORT)
     page.get_by_role("link", name=WEEK_LABEL).click()
     expect(page.get_by_role("heading", name=f"Week {WEEK_LABEL}", level=1)).to_be_visible()
     contractors = page.locator("table#contractors tbody tr")
     expect(contractors).to_have_count(2)
     expect(page.locator("table#contractors")).to_contain_text(pseudonym)
     expect(page.locator("main")).not_to_contain_text(closed_week.topped_up.email)  # auditors see pseudonyms
+    expect(page.locator("#manifest-pending")).to_be_visible()  # no report of the week made yet
 
-    # 2. The evidence pack: the manifest inside it has the hash the page shows, and names each member's hash.
+    # 2. The fair-wage report of the week in each format, asked for from the week's page (the form has the week
+    # chosen already), made by the worker, each downloaded with its hash.
+    page.get_by_role("link", name="Make a fair-wage report of this week").click()
+    expect(page.get_by_label("Pay period")).to_have_value(str(period.pk))
+    made = {
+        label: make_and_download(page, report_worker, tmp_path, format_label=label)
+        for label in ("CSV", "Excel (XLSX)", "PDF")
+    }
+    for label, file in made.items():
+        assert sha256_of(file.path) == file.sha256_shown, label
+    csv_file, xlsx_file, pdf_file = made["CSV"], made["Excel (XLSX)"], made["PDF"]
+
+    # 3. The evidence pack: the manifest inside it has the hash the page shows and names each member's hash, and
+    # its three reports are the very files just downloaded (the same checkpoint: reused, not made again).
+    page.get_by_role("link", name="Audits", exact=True).click()
+    page.get_by_role("link", name="Periods", exact=True).click()
+    page.get_by_role("link", name=WEEK_LABEL).click()
+    for file in made.values():
+        expect(page.locator("table#pack-reports")).to_contain_text(file.sha256_shown)
+    page.set_viewport_size(PHONE_VIEWPORT)
+    assert_fits_the_phone(page)  # the hashes wrap rather than widen the page
+    page.set_viewport_size(DESKTOP_VIEWPORT)
     manifest_shown = page.locator("#manifest-sha256").inner_text().strip()
     with page.expect_download() as info:
         page.get_by_role("link", name="Download the evidence pack (ZIP)").click()
@@ -229,19 +258,15 @@ def test_an_auditor_downloads_the_weeks_evidence_with_matching_hashes_and_a_cont
     manifest = json.loads(manifest_bytes)
     assert manifest["period"]["id"] == period.pk and manifest["period"]["start"] == "2026-11-09"
     assert set(manifest["files"]) == set(members)
-    assert {"fair_wage_report.csv", "wage_checks.csv", "findings.csv", "decisions_and_appeals.json"} <= set(members)
+    assert {"wage_checks.csv", "findings.csv", "decisions_and_appeals.json"} <= set(members)
     for name, content in members.items():
         assert hashlib.sha256(content).hexdigest() == manifest["files"][name], name
-
-    # 3. The fair-wage report of the week in each format, made by the worker, each downloaded with its hash.
-    page.get_by_role("link", name="Fair-wage reports", exact=True).click()
-    made = {
-        label: make_and_download(page, report_worker, tmp_path, format_label=label)
-        for label in ("CSV", "Excel (XLSX)", "PDF")
-    }
-    for label, file in made.items():
-        assert sha256_of(file.path) == file.sha256_shown, label
-    csv_file, xlsx_file, pdf_file = made["CSV"], made["Excel (XLSX)"], made["PDF"]
+    for name, file in (
+        ("fair_wage_report.csv", csv_file),
+        ("fair_wage_report.xlsx", xlsx_file),
+        ("fair_wage_report.pdf", pdf_file),
+    ):
+        assert members[name] == file.path.read_bytes(), name
     reports = Report.objects.order_by("pk")
     assert [(r.format, r.status, r.created_by_id, r.sha256) for r in reports] == [
         ("csv", "done", auditor.pk, csv_file.sha256_shown),
@@ -263,9 +288,6 @@ def test_an_auditor_downloads_the_weeks_evidence_with_matching_hashes_and_a_cont
     assert (
         Decimal(row["effective_hourly_before"]) < Decimal(row["floor_hourly"]) <= Decimal(row["effective_hourly_after"])
     )
-    # The evidence pack carries the very same CSV: the same request at the same checkpoint, the same bytes.
-    assert hashlib.sha256(members["fair_wage_report.csv"]).hexdigest() == csv_file.sha256_shown
-
     # The XLSX opens: a summary sheet that names the week, and the same row as the CSV.
     book = load_workbook(xlsx_file.path, read_only=True)
     assert book.sheetnames == ["Summary", "Rows"]

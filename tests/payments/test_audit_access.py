@@ -8,10 +8,12 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from pytest_django.fixtures import Settings
 
 from payments.audits.checks import Check, Draft
 from payments.audits.models import AuditRun, Finding
@@ -47,8 +49,9 @@ class AuditWorld:
 
 
 @pytest.fixture
-def world(db: None) -> AuditWorld:
+def world(db: None, tmp_path: Path, settings: Settings) -> AuditWorld:
     floors_loaded()
+    settings.FAIRTASK_REPORT_DIR = tmp_path / "reports"  # the evidence pack makes the week's reports
     worker = person()
     task_time(worker, piece_project(), started=at(datetime.date(2026, 11, 10), 9), seconds=3600)
     period = period_close(period=week(), job="test").period
@@ -147,8 +150,9 @@ def test_the_chain_page_names_the_first_broken_event(world):
 
 def test_the_evidence_pack_holds_every_file_with_its_hash_and_the_page_shows_the_manifest_hash(world):
     auditor = world.client("auditor")
-    page = auditor.get(reverse("payments:audit-period-detail", args=[world.period.pk])).content.decode()
     response = auditor.get(reverse("payments:audit-evidence", args=[world.period.pk]))
+    # Read after the download: the first one at this ledger checkpoint made the week's reports.
+    page = auditor.get(reverse("payments:audit-period-detail", args=[world.period.pk])).content.decode()
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     manifest_bytes = archive.read("manifest.json")
     manifest = json.loads(manifest_bytes)
