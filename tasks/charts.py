@@ -60,6 +60,37 @@ def _frame(chart_id: str, width: int, height: int, title: str, desc: str, body: 
     )
 
 
+# Each passes 3:1 against white (WCAG 1.4.11); past the ninth series the colours repeat.
+SERIES_COLOURS = (ACCENT, "#b35806", "#1b7837", "#762a83", BAD, "#0e7c86", MUTED, "#c51b7d", "#7f6000")
+
+
+def series_colour(index: int) -> str:
+    return SERIES_COLOURS[index % len(SERIES_COLOURS)]
+
+
+def y_grid(*, left: int, right: int, top: int, plot_h: int, labels: Sequence[str]) -> list[str]:
+    """Horizontal gridlines from the baseline up, evenly spaced, each with its label on the left."""
+    lines: list[str] = []
+    steps = len(labels) - 1
+    for i, text in enumerate(labels):
+        y = top + plot_h - plot_h * i / steps
+        lines.append(
+            format_html(
+                '<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="{c}" stroke-width="1"/>'
+                '<text x="{tx}" y="{ty}" text-anchor="end" fill="{m}">{v}</text>',
+                x1=left,
+                x2=right,
+                y=_n(y),
+                c=GRID,
+                tx=left - 6,
+                ty=_n(y + 4),
+                m=MUTED,
+                v=text,
+            )
+        )
+    return lines
+
+
 def bar_chart(
     *,
     bars: Sequence[tuple[str, int]],
@@ -71,47 +102,67 @@ def bar_chart(
     height: int = 220,
 ) -> SafeString:
     """Vertical bars, one per (label, value), with a labelled y axis on round numbers."""
+    return stacked_bar_chart(
+        bars=[(label, [value]) for label, value in bars],
+        series=[""],
+        title=title,
+        desc=desc,
+        unit=unit,
+        label_every=label_every,
+        width=width,
+        height=height,
+    )
+
+
+def stacked_bar_chart(
+    *,
+    bars: Sequence[tuple[str, Sequence[int]]],
+    series: Sequence[str],
+    title: str,
+    desc: str,
+    unit: str = "",
+    label_every: int = 2,
+    width: int = 640,
+    height: int = 220,
+) -> SafeString:
+    """One bar per (label, values), its values stacked from the bottom in the order of ``series``.
+
+    With one unnamed series it is a plain bar chart; each segment's <title> names the series
+    when there are several.
+    """
     chart_id = _next_id("bar")
     left, right, top, bottom = 40, 8, 10, 28
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = _nice_max(max((v for _label, v in bars), default=0))
-    body: list[str] = []
-    for i in range(5):
-        value = top_value * i // 4
-        y = top + plot_h - plot_h * i / 4
-        body.append(
-            format_html(
-                '<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="{c}" stroke-width="1"/>'
-                '<text x="{tx}" y="{ty}" text-anchor="end" fill="{m}">{v}</text>',
-                x1=left,
-                x2=width - right,
-                y=_n(y),
-                c=GRID,
-                tx=left - 6,
-                ty=_n(y + 4),
-                m=MUTED,
-                v=value,
-            )
-        )
+    top_value = _nice_max(max((sum(values) for _label, values in bars), default=0))
+    labels = [str(top_value * i // 4) for i in range(5)]
+    body = y_grid(left=left, right=width - right, top=top, plot_h=plot_h, labels=labels)
     slot = plot_w / max(1, len(bars))
     bar_w = max(2.0, slot * 0.7)
-    for i, (label, value) in enumerate(bars):
-        h = plot_h * value / top_value if top_value else 0
+    stacked = len(series) > 1
+    for i, (label, values) in enumerate(bars):
         x = left + slot * i + (slot - bar_w) / 2
-        body.append(
-            format_html(
-                '<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{c}">'
-                "<title>{label}: {value} {unit}</title></rect>",
-                x=_n(x),
-                y=_n(top + plot_h - h),
-                w=_n(bar_w),
-                h=_n(h),
-                c=ACCENT,
-                label=label,
-                value=value,
-                unit=unit,
+        base = float(top + plot_h)
+        for index, (name, value) in enumerate(zip(series, values, strict=True)):
+            if stacked and not value:
+                continue
+            h = plot_h * value / top_value
+            base -= h
+            # A white edge between segments keeps two neighbours apart even where their colours look alike.
+            body.append(
+                format_html(
+                    '<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{c}"{edge}>'
+                    "<title>{what}: {value} {unit}</title></rect>",
+                    x=_n(x),
+                    y=_n(base),
+                    w=_n(bar_w),
+                    h=_n(h),
+                    c=series_colour(index),
+                    edge=mark_safe(' stroke="#fff" stroke-width="1"') if stacked else "",
+                    what=f"{label} · {name}" if stacked else label,
+                    value=value,
+                    unit=unit,
+                )
             )
-        )
         if i % label_every == 0 or i == len(bars) - 1:
             body.append(
                 format_html(
@@ -131,7 +182,7 @@ def bar_chart(
             m=MUTED,
         )
     )
-    return _frame(chart_id, width, height, title, desc, body, "chart-bars")
+    return _frame(chart_id, width, height, title, desc, body, "chart-bars chart-stacked" if stacked else "chart-bars")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from tasks.charts import ACCENT, BAD, GRID, MUTED, _frame, _n, _next_id
+from tasks.charts import ACCENT, BAD, MUTED, _frame, _n, _next_id, y_grid
 
 
 def hourly_against_floor(
@@ -21,24 +21,8 @@ def hourly_against_floor(
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for _label, a, f in weeks for v in (a, f) if v is not None]
     peak = max(values, default=Decimal(1)) * Decimal("1.15") or Decimal(1)
-    body: list[str] = []
-    for i in range(5):
-        value = peak * i / 4
-        y = top + plot_h - plot_h * i / 4
-        body.append(
-            format_html(
-                '<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="{c}"/>'
-                '<text x="{tx}" y="{ty}" text-anchor="end" fill="{m}">{v}</text>',
-                x1=left,
-                x2=width - right,
-                y=_n(y),
-                c=GRID,
-                tx=left - 6,
-                ty=_n(y + 4),
-                m=MUTED,
-                v=f"{value:.2f}",
-            )
-        )
+    labels = [f"{peak * i / 4:.2f}" for i in range(5)]
+    body = y_grid(left=left, right=width - right, top=top, plot_h=plot_h, labels=labels)
     slot = plot_w / max(1, len(weeks))
     bar_w = max(2.0, slot * 0.6)
     for i, (label, actual, floor) in enumerate(weeks):
