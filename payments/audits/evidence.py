@@ -30,10 +30,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from payments.audits.checks.base import wage_check_model
 from payments.audits.checks.ledger import ledger_sums
 from payments.audits.selectors import decision_statistics, finding_list
-from payments.models import PayPeriod, PeriodStatus, Report, ReportFormat, ReportKind, ReportStatus
+from payments.models import PayPeriod, PeriodStatus, Report, ReportFormat, ReportKind, ReportStatus, WageCheck
 from payments.reports.builder import Checkpoint, ReportParams, checkpoint_now, report_params_check
 from payments.reports.services import (
     HASH_BLOCK,
@@ -125,8 +124,7 @@ def _json(value: Any) -> bytes:
 
 def _wage_rows(period: PayPeriod) -> bytes:
     """The close's floor comparison per contractor (pseudonymous), from ``WageCheck`` or else the ledger."""
-    model = wage_check_model()
-    rows: list[Any] = list(model._default_manager.filter(period=period).order_by("contractor_id")) if model else []
+    rows = list(WageCheck.objects.filter(period=period).order_by("contractor_id"))
     if rows:
         return _csv(
             ["contractor", *WAGE_FIELDS],

@@ -13,10 +13,9 @@ from django.db import connection
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from payments.audits.checks.base import wage_check_model
 from payments.audits.checks.ledger import ledger_sums
 from payments.audits.models import Finding
-from payments.models import LedgerEntry, PayPeriod, PeriodStatus
+from payments.models import LedgerEntry, PayPeriod, PeriodStatus, WageCheck
 from payments.payouts.models import Payout, PayoutState
 from payments.services.close.periods import period_bounds
 from tasks.models import ActivitySpan, Answer, ReviewStatus
@@ -70,12 +69,10 @@ def _seconds(period: PayPeriod) -> dict[int, int]:
 
 def period_summary(*, period: PayPeriod) -> PeriodSummary:
     sums = ledger_sums(period)
-    model = wage_check_model()
     compliant = None
-    if model is not None:
-        rows = model._default_manager.filter(period=period)
-        if rows.exists():
-            compliant = rows.filter(is_compliant=True).count()
+    rows = WageCheck.objects.filter(period=period)
+    if rows.exists():
+        compliant = rows.filter(is_compliant=True).count()
     if compliant is None and sums:
         # Without the close's own comparison: everyone not named by an open floor finding.
         short = Finding.objects.filter(period=period, check_code="floor_after_topup", status="open").count()
@@ -229,8 +226,7 @@ def contractor_period(*, contractor: User, period: PayPeriod) -> Drilldown:
         .union(LedgerEntry.objects.filter(contractor=contractor, period=period))
         .order_by("created_at", "id")
     )
-    model = wage_check_model()
-    check = model._default_manager.filter(period=period, contractor=contractor).first() if model else None
+    check = WageCheck.objects.filter(period=period, contractor=contractor).first()
     payouts = list(
         Payout.objects.filter(contractor=contractor, created_at__gte=period.closed_at or end).order_by("created_at")[:5]
     )

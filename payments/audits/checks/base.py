@@ -7,9 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.apps import apps
-from django.db import models
-
 from payments.models import PayPeriod
 from payments.money import Money
 from workforce.models import User
@@ -64,11 +61,3 @@ def emails_of(user_ids: set[int]) -> dict[int, str]:
 
 def money(minor: int | None, currency: str) -> str:
     return Money(int(minor or 0), currency).format()
-
-
-def wage_check_model() -> type[models.Model] | None:
-    """The reports' ``WageCheck`` (the close's floor comparison per period and contractor), once it exists."""
-    try:
-        return apps.get_model("payments", "WageCheck")
-    except LookupError:
-        return None

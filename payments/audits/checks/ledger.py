@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from payments.audits.checks.base import Draft, Scope, emails_of, money, period_ref, person_ref, ref, wage_check_model
-from payments.models import PayPeriod
+from payments.audits.checks.base import Draft, Scope, emails_of, money, period_ref, person_ref, ref
+from payments.models import PayPeriod, WageCheck
 from payments.selectors import close_exceptions_open
 
 LEDGER_CODE = "ledger_statement"
@@ -40,10 +40,7 @@ def wage_checks(period: PayPeriod) -> list[Any] | None:
     """The close's floor comparisons of the period (``WageCheck``), or None where there are none: the
     model does not exist yet, or the period was closed before it did. The checks then read the
     close's own top-up lines instead."""
-    model = wage_check_model()
-    if model is None:
-        return None
-    rows = list(model._default_manager.filter(period=period))
+    rows = list(WageCheck.objects.filter(period=period))
     return rows or None
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from payments.audits.checks.base import Draft, Scope, emails_of, period_ref, person_ref, ref, wage_check_model
-from payments.models import FraudExclusion, PayPeriod
+from payments.audits.checks.base import Draft, Scope, emails_of, period_ref, person_ref, ref
+from payments.models import FraudExclusion, PayPeriod, WageCheck
 from payments.selectors import close_exceptions_open
 from payments.services.close.periods import period_bounds
 
@@ -45,14 +45,13 @@ def _hours(seconds: int) -> str:
 def unpaid_time_check(scope: Scope) -> list[Draft]:
     """Paid time without pay in a closed period, and fraud exclusions no human decided."""
     drafts: list[Draft] = []
-    model = wage_check_model()
     for period in scope.periods:
         rows = _unpaid(period)
-        if model is not None and rows:
+        if rows:
             # A contractor the close compared with the floor is accounted for, even with nothing to pay yet;
             # a pending comparison (the top-up waits on a close exception) is not, and is reported below.
             checked = set(
-                model._default_manager.filter(
+                WageCheck.objects.filter(
                     period=period, status="complete", contractor_id__in=[c for c, _s, _x in rows]
                 ).values_list("contractor_id", flat=True)
             )
