@@ -481,7 +481,7 @@ def test_the_progress_page_polls_the_status_endpoint_with_a_script(ops, login, t
     )
     html = login(ops).get(reverse("tasks:import-detail", args=[job.pk])).content.decode()
     assert f'data-status-url="{reverse("tasks:import-status", args=[job.pk])}"' in html
-    assert "tasks/import_progress.js" in html and '<progress id="import-bar" max="100" value="0"' in html
+    assert "workforce/progress.js" in html and '<progress id="import-bar" max="100" value="0"' in html
 
 
 # Access -------------------------------------------------------------------------------------------
