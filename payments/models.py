@@ -515,7 +515,8 @@ class WageCheck(models.Model):
     Reports, statements and audits read it instead of pricing the week again.
     """
 
-    period = models.ForeignKey(PayPeriod, on_delete=models.PROTECT, related_name="wage_checks")
+    # The unique (period, contractor) constraint below serves lookups by period: no index of its own.
+    period = models.ForeignKey(PayPeriod, on_delete=models.PROTECT, related_name="wage_checks", db_index=False)
     contractor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     jurisdiction = models.CharField(max_length=10, blank=True)
     currency = models.CharField(max_length=3, validators=[validate_currency])
