@@ -136,6 +136,7 @@ class Collected:
 
 Row = tuple[Any, ...]
 Handler = Callable[[Row], None]
+_BATCH = 10_000
 
 
 def _fetch(sql: str, params: dict[str, Any], handle: Handler) -> None:
@@ -144,8 +145,12 @@ def _fetch(sql: str, params: dict[str, Any], handle: Handler) -> None:
         # The aggregates hash ~10^5 groups; more work memory keeps each in one pass, in RAM.
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, params)
-        for row in cursor:
-            handle(row)
+        # In batches from psycopg itself: row-by-row iteration through Django's wrapper costs
+        # more per row than handling it (the result is on the client already either way).
+        raw: Any = cursor.cursor
+        while rows := raw.fetchmany(_BATCH):
+            for row in rows:
+                handle(row)
 
 
 def _fetch_all(longest: tuple[str, Handler], others: list[tuple[str, Handler]], params: dict[str, Any]) -> None:
