@@ -12,7 +12,6 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -23,14 +22,13 @@ from rest_framework.views import APIView
 from payments.audits import selectors as audit_selectors
 from payments.audits.jobs import audit_run_job
 from payments.audits.models import AuditRun, AuditTrigger, Finding
-from payments.audits.services import finding_resolve
+from payments.audits.services import audit_run_request, finding_resolve
 from payments.models import CloseRun, PayPeriod, Report
 from payments.reports.jobs import report_run_job
 from payments.reports.services import report_for_user, report_request, reports_access_check
 from payments.selectors import close_run_list, period_list
 from payments.serializers import (
     AuditRunOutput,
-    AuditRunQueuedOutput,
     FindingFilterInput,
     FindingOutput,
     FindingResolveInput,
@@ -149,15 +147,19 @@ class AuditRunListApi(APIView):
         runs = AuditRun.objects.select_related("started_by")[:LIST_LIMIT]
         return Response(AuditRunOutput(runs, many=True).data)
 
-    @extend_schema(request=None, responses={202: AuditRunQueuedOutput})
+    @extend_schema(request=None, responses={202: AuditRunOutput})
     def post(self, request: Request) -> Response:
-        """Queue a full audit now, as the portal's button does; the run is listed here once a worker starts it."""
+        """Start a full audit now, as the portal's button does: the run is recorded at once and a worker performs
+        it; ``url`` shows it until it is done, with its counts (new findings are also emailed)."""
         user = _user(request)
         _require_operations(user)
-        user_id = user.pk
-        transaction.on_commit(lambda: audit_run_job.delay(trigger=AuditTrigger.MANUAL, user_id=user_id))
-        body = {
-            "message": _("The audit is queued; new findings are listed and emailed when it finishes."),
-            "runs_url": reverse("payments:api:audit-run-list"),
-        }
-        return Response(AuditRunQueuedOutput(body).data, status=status.HTTP_202_ACCEPTED)
+        run = audit_run_request(trigger=AuditTrigger.MANUAL, started_by=user)
+        transaction.on_commit(lambda: audit_run_job.delay(run_id=run.pk))
+        return Response(AuditRunOutput(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class AuditRunDetailApi(APIView):
+    @extend_schema(responses=AuditRunOutput)
+    def get(self, request: Request, pk: int) -> Response:
+        _require_compliance_read(_user(request))
+        return Response(AuditRunOutput(get_object_or_404(AuditRun.objects.select_related("started_by"), pk=pk)).data)

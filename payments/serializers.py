@@ -253,6 +253,7 @@ class FindingResolveInput(serializers.Serializer[dict[str, str]]):
 
 class AuditRunOutput(serializers.ModelSerializer[AuditRun]):
     started_by = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
 
     class Meta:
         model = AuditRun
@@ -267,12 +268,11 @@ class AuditRunOutput(serializers.ModelSerializer[AuditRun]):
             "checks",
             "new_findings",
             "error",
+            "url",
         )
 
     def get_started_by(self, obj: AuditRun) -> str | None:
         return obj.started_by.email if obj.started_by else None
 
-
-class AuditRunQueuedOutput(serializers.Serializer[dict[str, str]]):
-    message = serializers.CharField()
-    runs_url = serializers.CharField(help_text="Where the run appears once a worker has started it.")
+    def get_url(self, obj: AuditRun) -> str:
+        return reverse("payments:api:audit-run-detail", args=[obj.pk])

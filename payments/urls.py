@@ -16,6 +16,7 @@ api_urlpatterns: list[URLPattern] = [
     path("findings/<int:pk>/", api.FindingDetailApi.as_view(), name="finding-detail"),
     path("findings/<int:pk>/resolve/", api.FindingResolveApi.as_view(), name="finding-resolve"),
     path("audit-runs/", api.AuditRunListApi.as_view(), name="audit-run-list"),
+    path("audit-runs/<int:pk>/", api.AuditRunDetailApi.as_view(), name="audit-run-detail"),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -74,6 +74,54 @@ def checks_perform(*, scope: Scope, checks: Iterable[Check] = CHECKS) -> tuple[l
     return drafts, counts
 
 
+@transaction.atomic
+def audit_run_request(*, trigger: str, period: PayPeriod | None = None, started_by: User | None = None) -> AuditRun:
+    """Record a run before anything is checked, so whoever asked can follow it by its id; ``audit_run_perform``
+    (the job) then does the checks. Only an operations manager starts one by hand, and only a closed period is
+    audited on its own; a refused request records nothing.
+
+    The run is ``running`` from here, as the model has no queued state; the job sets ``started_at`` again
+    when the checks begin.
+    """
+    if trigger not in AuditTrigger.values:
+        raise ValidationError({"trigger": _("Unknown audit trigger “%(t)s”.") % {"t": trigger}})
+    if started_by is not None and not started_by.is_operations:
+        raise PermissionDenied(_("Only an operations manager can start an audit; auditors read its findings."))
+    if period is not None and period.status != PeriodStatus.CLOSED:
+        raise wrong_state("period", _("Audit a period once its close has finished."))
+    return AuditRun.objects.create(trigger=trigger, period=period, started_by=started_by)
+
+
+def _run_claim(run_id: int, now: datetime.datetime) -> AuditRun | None:
+    with transaction.atomic():
+        run = AuditRun.objects.select_for_update(of=("self",)).select_related("period", "started_by").get(pk=run_id)
+        if run.status == AuditRunStatus.DONE:
+            return None  # a second delivery of the job does nothing
+        # Running (queued, or its worker died) or failed (a retry after a lost connection): check now.
+        run.status, run.started_at, run.finished_at, run.error = AuditRunStatus.RUNNING, now, None, ""
+        run.save(update_fields=["status", "started_at", "finished_at", "error"])
+        return run
+
+
+def audit_run_perform(
+    *, run_id: int, now: datetime.datetime | None = None, checks: Iterable[Check] = CHECKS
+) -> AuditRun:
+    """Run every check for a recorded run and record what it found; a run already done is returned as it is."""
+    now = now or timezone.now()
+    run = _run_claim(run_id, now)
+    if run is None:
+        return AuditRun.objects.get(pk=run_id)
+    try:
+        drafts, counts = checks_perform(scope=Scope(periods=audit_periods(period=run.period), now=now), checks=checks)
+        return findings_record(run=run, drafts=drafts, counts=counts, now=now)
+    except Exception as exc:
+        # Only while still running: a copy of this job that lost the race must not mark the winner's run failed.
+        AuditRun.objects.filter(pk=run.pk, status=AuditRunStatus.RUNNING).update(
+            status=AuditRunStatus.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+
+
 def audit_run(
     *,
     trigger: str,
@@ -82,23 +130,9 @@ def audit_run(
     now: datetime.datetime | None = None,
     checks: Iterable[Check] = CHECKS,
 ) -> AuditRun:
-    """Run every check and record what it found (the daily job, the close's hook and the page all call this)."""
-    if trigger not in AuditTrigger.values:
-        raise ValidationError({"trigger": _("Unknown audit trigger “%(t)s”.") % {"t": trigger}})
-    if started_by is not None and not started_by.is_operations:
-        raise PermissionDenied(_("Only an operations manager can start an audit; auditors read its findings."))
-    if period is not None and period.status != PeriodStatus.CLOSED:
-        raise wrong_state("period", _("Audit a period once its close has finished."))
-    now = now or timezone.now()
-    run = AuditRun.objects.create(trigger=trigger, period=period, started_by=started_by, started_at=now)
-    try:
-        drafts, counts = checks_perform(scope=Scope(periods=audit_periods(period=period), now=now), checks=checks)
-        return findings_record(run=run, drafts=drafts, counts=counts, now=now)
-    except Exception as exc:
-        AuditRun.objects.filter(pk=run.pk).update(
-            status=AuditRunStatus.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
-        raise
+    """Record a run and perform it at once, in this process (the job, for beat and the close's hook)."""
+    run = audit_run_request(trigger=trigger, period=period, started_by=started_by)
+    return audit_run_perform(run_id=run.pk, now=now, checks=checks)
 
 
 def _lock() -> None:
@@ -111,6 +145,9 @@ def _lock() -> None:
 def findings_record(*, run: AuditRun, drafts: list[Draft], counts: dict[str, Any], now: datetime.datetime) -> AuditRun:
     """Update the open finding of each fingerprint, open a finding for every other, and finish the run."""
     _lock()
+    recorded = AuditRun.objects.select_for_update().get(pk=run.pk)
+    if recorded.status == AuditRunStatus.DONE:
+        return recorded  # two copies of one run's job at once: the first to get here records it, once
     unique: dict[str, Draft] = {}
     for draft in drafts:
         unique.setdefault(draft.fingerprint, draft)

@@ -31,7 +31,7 @@ from payments.audits.evidence import PACK_FORMATS, PackProblem, evidence_manifes
 from payments.audits.forms import FindingFilterForm, ResolveForm
 from payments.audits.jobs import audit_run_job
 from payments.audits.models import AuditRun, AuditTrigger, Finding, FindingStatus, Severity
-from payments.audits.services import finding_resolve
+from payments.audits.services import audit_run_request, finding_resolve
 from payments.models import PayPeriod, PeriodStatus, ReportFormat
 from tasks.charts import bar_chart
 from tasks.services.exports import worker_pseudonym
@@ -127,9 +127,12 @@ def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def audit_run_start(request: HttpRequest) -> HttpResponse:
     """Queue a full audit now (operations only: the wrapper refused auditors already)."""
-    user_id = _user(request).pk
-    transaction.on_commit(lambda: audit_run_job.delay(trigger=AuditTrigger.MANUAL, user_id=user_id))
-    messages.success(request, _("The audit is queued; new findings appear here and are emailed when it finishes."))
+    run = audit_run_request(trigger=AuditTrigger.MANUAL, started_by=_user(request))
+    transaction.on_commit(lambda: audit_run_job.delay(run_id=run.pk))
+    messages.success(
+        request,
+        _("Audit run #%(id)s is queued; new findings appear here and are emailed when it finishes.") % {"id": run.pk},
+    )
     return redirect("payments:audit-home")
 
 

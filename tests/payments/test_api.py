@@ -17,7 +17,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from payments.audits.checks import Check, Draft
+from payments.audits.checks import CHECKS, Check, Draft
 from payments.audits.models import AuditRun, Finding
 from payments.audits.services import audit_run
 from payments.models import CloseRun, EntryKind, LedgerEntry, PayPeriod, Report
@@ -129,6 +129,7 @@ def read_routes(w: ApiWorld) -> dict[str, str]:
         "payments:api:finding-list": reverse("payments:api:finding-list"),
         "payments:api:finding-detail": reverse("payments:api:finding-detail", args=[w.critical.pk]),
         "payments:api:audit-run-list": reverse("payments:api:audit-run-list"),
+        "payments:api:audit-run-detail": reverse("payments:api:audit-run-detail", args=[w.run.pk]),
     }
 
 
@@ -529,16 +530,37 @@ def test_audit_runs_are_listed_with_their_counts(world: ApiWorld) -> None:
     assert run["checks"] == {"decision_reason": {"findings": 1, "new": 1}, "appeal_overdue": {"findings": 1, "new": 1}}
 
 
-def test_an_operations_manager_starts_an_audit_and_a_worker_runs_it(
+def test_an_operations_manager_starts_an_audit_recorded_at_once_and_a_worker_performs_that_run(
     world: ApiWorld, eager_celery: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     ops = world.client("ops")
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = ops.post(reverse("payments:api:audit-run-list"), format="json")
+
     assert response.status_code == 202 and len(callbacks) == 1
-    assert response.json()["runs_url"] == reverse("payments:api:audit-run-list")
     run = AuditRun.objects.exclude(pk=world.run.pk).get()
-    assert (run.trigger, run.started_by, run.status) == ("manual", world.users["ops"], "done")
-    listed = ops.get(response.json()["runs_url"]).json()
+    body = response.json()
+    assert (body["id"], body["url"]) == (run.pk, reverse("payments:api:audit-run-detail", args=[run.pk]))
+    assert (body["trigger"], body["status"], body["started_by"], body["finished_at"]) == (
+        "manual",
+        "running",
+        world.users["ops"].email,
+        None,
+    )
+    assert (run.trigger, run.started_by, run.status) == ("manual", world.users["ops"], "running")
+    callbacks[0]()  # the commit enqueues the job; eager, the worker's work happens here
+
+    run.refresh_from_db()
+    assert run.status == "done" and AuditRun.objects.count() == 2  # the job filled in this run, made no other
+    detail = ops.get(body["url"]).json()
+    assert (detail["id"], detail["status"], detail["checks"]) == (run.pk, "done", run.checks)
+    assert detail["finished_at"] is not None and set(detail["checks"]) == {check.code for check in CHECKS}
+    listed = ops.get(reverse("payments:api:audit-run-list")).json()
     assert [r["id"] for r in listed] == [run.pk, world.run.pk]
     assert listed[0]["started_by"] == world.users["ops"].email
+
+
+def test_an_unknown_audit_run_is_a_404(world: ApiWorld) -> None:
+    response = world.client("auditor").get(reverse("payments:api:audit-run-detail", args=[world.run.pk + 1000]))
+    assert response.status_code == 404
+    _assert_error_shape(response.json())

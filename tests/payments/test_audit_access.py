@@ -23,6 +23,7 @@ from payments.payouts.models import PayoutRun
 from payments.services.close import period_close
 from tests.payments.work import at, floors_loaded, person, piece_project, task_time, week
 from tests.workforce.factories import staff_user
+from workforce.celery import app as celery_app
 from workforce.models import AuditEvent, Role, User
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +119,23 @@ def test_an_auditor_cannot_resolve_a_finding_and_is_told_why(world):
 def test_an_auditor_cannot_start_an_audit(world):
     response = world.client("auditor").post(reverse("payments:audit-run-start"))
     assert response.status_code == 403 and AuditRun.objects.count() == 1
+
+
+def test_an_operations_manager_starts_an_audit_from_the_portal_and_the_job_performs_that_run(
+    world, django_capture_on_commit_callbacks
+):
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.update(CELERY_TASK_ALWAYS_EAGER=True)  # the job runs here, at the commit (see test_api.py)
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            response = world.client("ops").post(reverse("payments:audit-run-start"), follow=True)
+    finally:
+        celery_app.conf.update(CELERY_TASK_ALWAYS_EAGER=eager)
+
+    run = AuditRun.objects.get(trigger="manual")  # recorded by the button; the job made no run of its own
+    assert response.status_code == 200 and response.redirect_chain == [(reverse("payments:audit-home"), 302)]
+    assert f"Audit run #{run.pk} is queued" in response.content.decode() and len(callbacks) == 1
+    assert (run.status, run.started_by) == ("done", world.users["ops"])
 
 
 def test_an_auditor_cannot_close_a_period_or_start_a_payout_run(world):

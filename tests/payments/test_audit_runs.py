@@ -11,8 +11,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payments.audits.checks import Check, Draft, Scope
+from payments.audits.jobs import audit_run_job
 from payments.audits.models import AuditRun, Finding, FindingStatus
-from payments.audits.services import audit_run, finding_resolve
+from payments.audits.services import audit_run, audit_run_perform, audit_run_request, finding_resolve
 from workforce.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -124,4 +125,45 @@ def test_the_audit_of_a_period_that_is_not_closed_is_refused(ops):
 
     with pytest.raises(ValidationError):
         audit_run(trigger="manual", period=week(datetime.date(2030, 1, 7)), started_by=ops, checks=fixed())
+    assert not AuditRun.objects.exists()
+
+
+def test_a_run_recorded_before_its_job_is_performed_once_and_a_second_delivery_changes_nothing(
+    ops, django_capture_on_commit_callbacks
+):
+    run = audit_run_request(trigger="manual", started_by=ops)
+    assert (run.status, run.finished_at, run.checks) == ("running", None, {})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = audit_run_perform(run_id=run.pk, checks=fixed(draft()))
+    with django_capture_on_commit_callbacks(execute=True):
+        again = audit_run_perform(run_id=run.pk, checks=fixed(draft(message="4 hours unpaid.")))
+
+    assert done.pk == again.pk == run.pk and AuditRun.objects.count() == 1
+    assert (again.status, again.new_findings, again.started_by) == ("done", 1, ops)
+    finding = Finding.objects.get()
+    assert (finding.first_run_id, finding.seen_count, finding.message) == (run.pk, 1, "3 hours unpaid.")
+    assert AuditEvent.objects.filter(action="audit.run", object_id=str(run.pk)).count() == 1
+    assert len(mail.outbox) == 1
+
+
+def test_the_job_performs_the_run_it_is_given_and_records_its_own_without_one(ops):
+    """The button and the API record the run first and send its id; beat and the close's hook send none."""
+    requested = audit_run_request(trigger="manual", started_by=ops)
+
+    given = audit_run_job(run_id=requested.pk)
+    daily = audit_run_job()
+
+    manual_run, daily_run = AuditRun.objects.get(trigger="manual"), AuditRun.objects.get(trigger="daily")
+    assert (given["run"], daily["run"]) == (requested.pk, daily_run.pk) and manual_run.pk == requested.pk
+    assert (manual_run.status, manual_run.started_by) == ("done", ops)
+    assert (daily_run.status, daily_run.started_by) == ("done", None)
+
+
+def test_a_refused_request_records_no_run(auditor):
+    with pytest.raises(PermissionDenied):
+        audit_run_request(trigger="manual", started_by=auditor)
+    with pytest.raises(ValidationError) as error:
+        audit_run_request(trigger="weekly")
+    assert "trigger" in error.value.message_dict
     assert not AuditRun.objects.exists()
