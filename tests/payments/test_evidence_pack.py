@@ -7,16 +7,23 @@ import datetime
 import hashlib
 import io
 import json
+import threading
+import time
 import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from django.db.models import Max
+from django.db import connection, connections
+from django.db.models import Count, Max
 from django.test import Client
 from django.urls import reverse
 from pytest_django.fixtures import Settings
 
+from payments.audits import evidence
 from payments.models import LedgerEntry, PayPeriod, Report, ReportStatus
 from payments.reports.services import report_file, report_request, report_run
 from payments.services.close import period_close
@@ -208,3 +215,109 @@ def test_a_report_that_cannot_be_made_gives_a_clear_409_and_no_pack(closed_week,
     assert (
         'id="pack-problem"' in page and "could not be made" in page and "so the evidence pack is not complete" in page
     )
+
+
+# Two first downloads at once ------------------------------------------------------------------------
+
+MakeFn = Callable[..., None]
+
+
+def _waiting_on_the_pack_lock() -> int:
+    """Sessions of this database blocked in ``pg_advisory_lock``, as a second download of the pack is."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _downloads_at_once(closed_week: Week, count: int) -> tuple[list[Any], list[BaseException]]:
+    """``count`` auditors' clients download the pack together, each thread on its own database connection."""
+    clients = [closed_week.client() for _ in range(count)]  # logged in before the race, not during it
+    url = reverse("payments:audit-evidence", args=[closed_week.period.pk])
+    start = threading.Barrier(count)
+    responses: list[Any] = [None] * count
+    errors: list[BaseException] = []
+
+    def download(i: int) -> None:
+        try:
+            start.wait(timeout=30)
+            responses[i] = clients[i].get(url)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=download, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a download never finished"
+    return responses, errors
+
+
+def _reports_per_format() -> dict[str, int]:
+    return dict(Report.objects.values_list("format").annotate(n=Count("id")).order_by("format"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_downloads_at_once_queue_on_the_lock_and_make_each_report_once(closed_week, monkeypatch):
+    """The first download to take the lock holds it until the other is seen waiting for it, then makes the reports;
+    the other then finds them. The wrapper only watches and waits: the real ``_make`` still runs."""
+    make: MakeFn = evidence._make
+    seen_waiting: list[int] = []
+
+    def make_once_the_other_waits(**kwargs: Any) -> None:
+        if not seen_waiting:
+            deadline = time.monotonic() + 30
+            while (waiting := _waiting_on_the_pack_lock()) == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            seen_waiting.append(waiting)
+        make(**kwargs)
+
+    monkeypatch.setattr(evidence, "_make", make_once_the_other_waits)
+
+    responses, errors = _downloads_at_once(closed_week, 2)
+
+    assert errors == []
+    assert [r.status_code for r in responses] == [200, 200], [r.content[:300] for r in responses]
+    assert seen_waiting == [1]  # the second download really did arrive while the first was making the reports
+    assert _reports_per_format() == {"csv": 1, "pdf": 1, "xlsx": 1}
+    first, second = (r.content for r in responses)
+    assert first == second
+    members, manifest = unpack(first)
+    for report in Report.objects.all():
+        name = f"fair_wage_report.{report.format}"
+        assert report.status == ReportStatus.DONE
+        assert sha256(report_file(report).read_bytes()) == report.sha256 == manifest["files"][name]
+        assert members[name] == report_file(report).read_bytes()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_control_without_the_pack_lock_the_same_race_makes_every_report_twice(closed_week, monkeypatch):
+    """Control run: the lock is a no-op, and both downloads are held just before making their first report, so
+    each has already looked and found nothing. Each then makes all three: duplicates the lock exists to stop."""
+    make: MakeFn = evidence._make
+    looked = threading.Barrier(2)
+    held = threading.local()
+
+    @contextmanager
+    def no_lock(period_id: int) -> Iterator[None]:
+        yield
+
+    def make_once_both_have_looked(**kwargs: Any) -> None:
+        if not getattr(held, "done", False):
+            held.done = True
+            looked.wait(timeout=30)
+        make(**kwargs)
+
+    monkeypatch.setattr(evidence, "_pack_lock", no_lock)
+    monkeypatch.setattr(evidence, "_make", make_once_both_have_looked)
+
+    responses, errors = _downloads_at_once(closed_week, 2)
+
+    assert errors == []
+    assert [r.status_code for r in responses] == [200, 200]
+    assert _reports_per_format() == {"csv": 2, "pdf": 2, "xlsx": 2}
