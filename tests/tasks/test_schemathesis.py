@@ -4,9 +4,10 @@ The Django app runs in-process as a WSGI application inside the test's transacti
 PostgreSQL database, once as an operations manager (with MFA) and once as a contractor, each
 with a DRF token. The data gives generated requests something real to hit: projects with
 tasks, live leases on each task template, an answer waiting for review, a rejection decision
-and its appeal, an open qualification attempt and a finished import. Path ids are drawn
-either from what Schemathesis generates or from those real rows, and every example is rolled
-back, so each one meets the same data.
+and its appeal, an open qualification attempt and a finished import; and, for the compliance API,
+a closed pay week and an open one, a made fair-wage report, and an audit run with an open finding.
+Path ids are drawn either from what Schemathesis generates or from those real rows, and every
+example is rolled back, so each one meets the same data.
 
 Bounded: ``MAX_EXAMPLES`` per operation and role with a fixed seed, so a failure reproduces.
 Raise both locally to explore further.
@@ -14,6 +15,7 @@ Raise both locally to explore further.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +27,19 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
 from django.db.models import QuerySet
+from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 
+from payments.audits.checks import Check, Draft
+from payments.audits.models import AuditRun, Finding
+from payments.audits.services import audit_run
+from payments.models import PayPeriod, Report
+from payments.reports.services import report_request, report_run
+from payments.services.close import period_close
 from tasks.models import (
     Answer,
     Assignment,
@@ -43,6 +52,7 @@ from tasks.models import (
 )
 from tasks.services import people
 from tasks.services.work import assignment_submit, next_task
+from tests.payments.work import NEXT_WEEK, WEEK, at, floors_loaded, person, piece_project, task_time, week
 from tests.tasks.factories import project, tasks, worker
 from tests.workforce.factories import SkillFactory, staff_user
 from workforce import services
@@ -104,13 +114,30 @@ def _api_data() -> ApiData:
         created_by=decider,
         finished_at=timezone.now(),
     )
+    _compliance_data(ops)
     return ApiData(ops=ops, contractor=contractor)
 
 
+def _compliance_data(ops: User) -> None:
+    """A closed week (one contractor topped up to the floor) and an open one, a CSV report of the closed week,
+    and an audit run with an open finding: real ids for /api/v1/pay-periods/, /reports/, /findings/ (and its
+    resolve/) and /audit-runs/."""
+    floors_loaded()
+    task_time(person(), piece_project(), started=at(WEEK + datetime.timedelta(days=1), 9), seconds=3600)
+    closed = period_close(period=week(WEEK), job="test").period
+    week(NEXT_WEEK)
+    report_run(report_id=report_request(actor=ops, format="csv", period=closed).pk)
+    draft = Draft("wage_floor", "critical", "Paid under the floor", "Contractor #1 got less than the floor.", "w:1")
+    audit_run(trigger="daily", checks=[Check("wage_floor", "The test's check.", lambda scope: [draft])])
+
+
 @pytest.fixture(scope="module")
-def api_data(django_db_setup: None, django_db_blocker: Any) -> Iterator[ApiData]:
+def api_data(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiData]:
     """Built once, in a transaction rolled back after the module; each operation's test runs in a savepoint."""
-    with django_db_blocker.unblock(), transaction.atomic():
+    reports = override_settings(FAIRTASK_REPORT_DIR=tmp_path_factory.mktemp("reports"))
+    with django_db_blocker.unblock(), reports, transaction.atomic():
         yield _api_data()
         transaction.set_rollback(True)
 
@@ -145,10 +172,14 @@ def _real_ids(segment: str) -> list[int]:
         "answers": Answer.objects.all(),
         "appeals": Appeal.objects.all(),
         "assignments": Assignment.objects.all(),
+        "audit-runs": AuditRun.objects.all(),
         "contractors": ContractorProfile.objects.all(),
         "decisions": Decision.objects.all(),
+        "findings": Finding.objects.all(),
         "imports": ImportJob.objects.all(),
+        "pay-periods": PayPeriod.objects.all(),
         "projects": Project.objects.all(),
+        "reports": Report.objects.all(),
     }
     queryset = querysets.get(segment)
     return list(queryset.order_by("pk").values_list("pk", flat=True)) if queryset is not None else []
