@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from payments.audits.checks import Scope
+from payments.audits.checks import Draft, Scope
 from payments.audits.checks.ledger import floor_after_topup_check, ledger_statement_check
 from payments.audits.checks.people import (
     appeal_overdue_check,
@@ -16,11 +16,16 @@ from payments.audits.checks.people import (
     decision_human_check,
     decision_reason_check,
 )
+from payments.audits.checks.timeliness import pay_on_time_check
 from payments.audits.checks.work import unpaid_time_check
 from payments.models import EntryKind, LedgerEntry, PayPeriod, PeriodStatus
+from payments.payouts.models import Payout, PayoutState
+from payments.payouts.runs import payout_run_execute, payout_run_start
 from payments.services.close import period_close
 from tasks.models import Assignment
 from tasks.services.people import fraud_mark
+from tests.payments.payouts import bank_contractor, earn
+from tests.payments.payouts import periods as payout_periods
 from tests.payments.work import at, floors_loaded, person, piece_project, task_time, week
 from workforce.audit import audit_record
 from workforce.models import Appeal, AuditEvent, Decision, DecisionKind, User
@@ -244,3 +249,49 @@ def test_an_altered_audit_event_is_named_in_the_finding(ops):
     [finding] = audit_chain_check(Scope(periods=[], now=timezone.now()))
     assert finding.fingerprint == f"audit_chain:{second.seq}"
     assert f"broken at event #{second.seq}" in finding.message
+
+
+# Pay on time ------------------------------------------------------------------------------------------
+
+# week() is 2026-11-09 to 11-15 (UTC): it can be closed from Monday 2026-11-16 00:05.
+CLOSABLE = datetime.datetime(2026, 11, 16, 0, 5, tzinfo=datetime.UTC)
+
+
+def test_a_week_over_but_not_closed_after_the_grace_is_critical(settings):
+    settings.FAIRTASK_AUDIT_CLOSE_GRACE_HOURS = 24
+    open_week = week()
+    assert pay_on_time_check(Scope(periods=[], now=CLOSABLE + datetime.timedelta(hours=23))) == []
+    [finding] = pay_on_time_check(Scope(periods=[], now=CLOSABLE + datetime.timedelta(days=2, hours=3)))
+    assert finding.severity == "critical" and finding.fingerprint == f"pay_on_time:close:{open_week.pk}"
+    assert "2026-11-16 00:05 UTC, 2 days and 3 hours ago, and is still open: nobody has been paid" in finding.message
+    assert finding.period_id == open_week.pk
+
+
+def test_a_closed_week_is_not_a_finding():
+    period, _worker = closed_week_with_work()
+    assert pay_on_time_check(Scope(periods=[period], now=CLOSABLE + datetime.timedelta(days=30))) == []
+
+
+def test_a_payout_neither_paid_nor_failed_after_the_limit_is_critical_and_a_paid_one_is_not(settings, ops):
+    settings.FAIRTASK_AUDIT_LATE_PAYOUT_DAYS = 7
+    settings.FAIRTASK_PAYOUT_MINIMUM_MINOR = 1000
+    closed, _current = payout_periods()
+    earn(bank_contractor(holder="Ana Example", reference="DE89370400440532013000"), closed, 123450)
+    earn(bank_contractor(holder="Ben Example", reference="GB29NWBK60161331926819"), closed, 2007)
+    payout_run_execute(run_id=payout_run_start(actor=ops, currency="USD").pk)
+    ana, ben = Payout.objects.get(destination_name="Ana Example"), Payout.objects.get(destination_name="Ben Example")
+    Payout.objects.filter(pk=ben.pk).update(
+        state=PayoutState.PAID, provider_reference="line 2", submitted_at=timezone.now(), paid_at=timezone.now()
+    )
+    started = ana.created_at
+
+    def late_payouts(now: datetime.datetime) -> list[Draft]:
+        # This week's period is open too and will be over by then: only the payouts are looked at here.
+        found = pay_on_time_check(Scope(periods=[], now=now))
+        return [d for d in found if d.fingerprint.startswith("pay_on_time:payout:")]
+
+    assert late_payouts(started + datetime.timedelta(days=6)) == []
+    [finding] = late_payouts(started + datetime.timedelta(days=9, hours=5))
+    assert finding.fingerprint == f"pay_on_time:payout:{ana.pk}" and finding.severity == "critical"
+    assert "of 1234.50 USD to" in finding.message and "is still “Pending” 9 days and 5 hours later" in finding.message
+    assert {"type": "payments.payout", "id": ana.pk, "label": f"payments.payout #{ana.pk}"} in finding.objects

@@ -291,6 +291,8 @@ FAIRTASK_AUDIT_PAYOUT_DAYS = env_int("FAIRTASK_AUDIT_PAYOUT_DAYS", 60, minimum=1
 # The auditor portal counts a payout as late when it was paid more than this many days after
 # the close of the period it pays out (or is still unpaid that long after).
 FAIRTASK_AUDIT_LATE_PAYOUT_DAYS = env_int("FAIRTASK_AUDIT_LATE_PAYOUT_DAYS", 7, minimum=1)
+# A week that is over and still not closed this many hours after it could be is an audit finding.
+FAIRTASK_AUDIT_CLOSE_GRACE_HOURS = env_int("FAIRTASK_AUDIT_CLOSE_GRACE_HOURS", 24, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -19,6 +19,8 @@ from payments.audits.checks.people import (
     decision_human_check,
     decision_reason_check,
 )
+from payments.audits.checks.timeliness import CODE as ON_TIME_CODE
+from payments.audits.checks.timeliness import pay_on_time_check
 from payments.audits.checks.work import CODE as UNPAID_CODE
 from payments.audits.checks.work import unpaid_time_check
 
@@ -31,6 +33,7 @@ CHECKS: list[Check] = [
     Check(APPEAL_CODE, "No open appeal is past its due date.", appeal_overdue_check),
     Check(CHAIN_CODE, "The audit log's hash chain is intact.", audit_chain_check),
     Check(PAYOUT_CODE, "Payouts agree with the provider's records and the stored bank files.", payout_provider_check),
+    Check(ON_TIME_CODE, "Every week that is over is closed, and every payout arrives in time.", pay_on_time_check),
 ]
 
 
