@@ -91,6 +91,17 @@ def y_grid(*, left: int, right: int, top: int, plot_h: int, labels: Sequence[str
     return lines
 
 
+def x_label(*, centre: float, height: int, label: str) -> str:
+    """A bar's label under the plot, centred on it."""
+    return format_html(
+        '<text x="{x}" y="{y}" text-anchor="middle" fill="{m}">{label}</text>',
+        x=_n(centre),
+        y=height - 8,
+        m=MUTED,
+        label=label,
+    )
+
+
 def bar_chart(
     *,
     bars: Sequence[tuple[str, int]],
@@ -164,15 +175,7 @@ def stacked_bar_chart(
                 )
             )
         if i % label_every == 0 or i == len(bars) - 1:
-            body.append(
-                format_html(
-                    '<text x="{x}" y="{y}" text-anchor="middle" fill="{m}">{label}</text>',
-                    x=_n(x + bar_w / 2),
-                    y=height - 8,
-                    m=MUTED,
-                    label=label,
-                )
-            )
+            body.append(x_label(centre=x + bar_w / 2, height=height, label=label))
     body.append(
         format_html(
             '<line x1="{l}" x2="{r}" y1="{y}" y2="{y}" stroke="{m}" stroke-width="1"/>',

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from tasks.charts import ACCENT, BAD, MUTED, _frame, _n, _next_id, y_grid
+from tasks.charts import ACCENT, BAD, _frame, _n, _next_id, x_label, y_grid
 
 
 def hourly_against_floor(
@@ -57,13 +57,5 @@ def hourly_against_floor(
                     u=unit,
                 )
             )
-        body.append(
-            format_html(
-                '<text x="{x}" y="{y}" text-anchor="middle" fill="{m}">{label}</text>',
-                x=_n(x + bar_w / 2),
-                y=height - 8,
-                m=MUTED,
-                label=label,
-            )
-        )
+        body.append(x_label(centre=x + bar_w / 2, height=height, label=label))
     return _frame(chart_id, width, height, title, desc, body, "chart-bars")
